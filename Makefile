@@ -1,0 +1,71 @@
+# ha_airflow.aws — every target the README names. Run as root on Debian/Ubuntu (the test bed boots
+# systemd-nspawn machines). `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= $(CURDIR)/.venv
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt | sha1sum | cut -c1-12)
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Python 3.7 for Airflow 2.0.2 on test hosts: point this at your own build if it lives elsewhere.
+export HA_AIRFLOW_PYTHON37 ?= /root/.pyenv/versions/3.7.16
+SCENARIO ?=
+SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+
+.PHONY: help setup venv host lint sanity unit integration molecule test lab lab-down bench build clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+setup: host venv ## everything a fresh Debian/Ubuntu machine needs (as root): system packages, venv, test-bed base
+	@tests/testbed/testbed base
+
+host:
+	@tests/setup-host.sh
+
+venv: $(STAMP) .collections/ansible_collections/ha_airflow/aws
+
+$(STAMP): requirements-dev.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --upgrade pip wheel
+	@$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+.collections/ansible_collections/ha_airflow/aws:
+	@mkdir -p $(@D) && ln -sfn ../../.. $@
+
+lint: venv ## ansible-lint (production profile) and yamllint
+	@yamllint --strict .
+	@ansible-lint
+
+sanity: venv ## ansible-test sanity on a copy laid out as ansible_collections/ha_airflow/aws
+	@tests/sanity.sh
+
+unit: venv ## pytest unit tests, no network
+	@pytest -q tests/unit
+
+integration: venv ## real Airflow in a Python 3.7 venv against a real PostgreSQL 15
+	@tests/integration/run.sh
+
+molecule: venv ## one Molecule scenario (SCENARIO=name), or all of them
+	@set -e; for s in $(if $(SCENARIO),$(SCENARIO),$(SCENARIOS)); do \
+	  echo "=== molecule test -s $$s"; molecule test -s $$s; done
+
+test: setup lint sanity unit integration molecule ## set up, then run every test
+
+build: venv ## the collection tarball
+	@ansible-galaxy collection build --force --output-path build/
+
+lab: ## the main job on a local default (not yet)
+	@echo "make lab: not yet — it lands with the site.yml/lab issue. Use 'make test' meanwhile." >&2; exit 1
+
+lab-down: ## remove everything 'make lab' created (not yet)
+	@echo "make lab-down: not yet — it lands with the site.yml/lab issue." >&2; exit 1
+
+bench: ## measurements, one table (not yet)
+	@echo "make bench: not yet — it lands with the site.yml/lab issue." >&2; exit 1
+
+clean: ## remove build output (not the venv or the test-bed base)
+	@rm -rf build tests/output

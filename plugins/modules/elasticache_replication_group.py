@@ -14,7 +14,7 @@ module: elasticache_replication_group
 version_added: 0.1.0
 short_description: Manage an ElastiCache Redis (cluster mode disabled) replication group
 description:
-  - Create, update or delete an Amazon ElastiCache replication group with cluster mode disabled: one primary
+  - Create, update or delete an Amazon ElastiCache replication group with cluster mode disabled, one primary
     and one or more replicas, optionally spread over Availability Zones with Multi-AZ and automatic failover.
   - This is the shape Celery needs for its broker. Neither M(amazon.aws) nor M(community.aws) manages
     replication groups; M(community.aws.elasticache) manages single cache clusters only.

@@ -1,0 +1,239 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to ha_airflow.aws
+# Apache License 2.0 (see galaxy.yml)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: airflow_db
+short_description: Bring Airflow's metadata database to the schema of the installed Airflow
+version_added: 0.1.0
+description:
+  - Reads the schema revision of Airflow's metadata database and the migration heads of the installed Airflow,
+    then creates the schema when the database is empty, migrates it when it is behind, and does nothing when it
+    is current.
+  - Safe to run on every host of a cluster at the same moment. The migration runs under a database-wide lock
+    (a PostgreSQL advisory lock, or MySQL C(GET_LOCK)); whoever gets the lock second inspects the schema again,
+    finds it current and reports no change. C(run_once) is a convenience, not a requirement.
+  - Uses the CLI verbs of the Airflow it finds (C(db init)/C(db upgrade) on 2.0-2.6, C(db migrate) on 2.7 and 3.x).
+  - Never downgrades. A schema written by a newer Airflow than the installed one is an error.
+author:
+  - ha_airflow maintainers
+options:
+  lock_timeout:
+    description:
+      - Seconds to wait for another host's migration (the database lock) before failing.
+    type: int
+    default: 600
+extends_documentation_fragment:
+  - ha_airflow.aws.airflow
+attributes:
+  check_mode:
+    support: full
+    description: Reports the state, the revisions and the command that would run; changes nothing.
+  diff_mode:
+    support: none
+notes:
+  - SQLite has no cross-host lock; it only serves a single host, where the lock is not needed.
+  - O(changed) is true only when the schema revision changed.
+"""
+
+EXAMPLES = r"""
+- name: Bring the metadata database to the installed Airflow's schema
+  ha_airflow.aws.airflow_db:
+    airflow_executable: /opt/airflow/venv/bin/airflow
+    airflow_home: /opt/airflow
+  become: true
+  become_user: airflow
+
+- name: Same, with the connection passed in the environment (no airflow.cfg needed)
+  ha_airflow.aws.airflow_db:
+    airflow_executable: /opt/airflow/venv/bin/airflow
+    environment:
+      AIRFLOW__CORE__SQL_ALCHEMY_CONN: "postgresql+psycopg2://airflow:{{ vault_airflow_db_password }}@db.internal:5432/airflow"
+    lock_timeout: 900
+  register: airflow__db
+
+- name: Show what happened
+  ansible.builtin.debug:
+    msg: "{{ airflow__db.revision_before }} -> {{ airflow__db.revision_after }} ({{ airflow__db.command | join(' ') }})"
+"""
+
+RETURN = r"""
+airflow_version:
+  description: Version of the Airflow found at O(airflow_executable).
+  returned: always
+  type: str
+  sample: 2.0.2
+version_family:
+  description: The family of Airflow versions whose CLI verbs were used.
+  returned: always
+  type: str
+  sample: 2.0-2.2
+state:
+  description: What the module found before acting.
+  returned: always
+  type: str
+  sample: empty
+  choices: [empty, behind, current]
+revision_before:
+  description: Schema revision before the module ran (comma-separated if several heads); null for an empty database.
+  returned: always
+  type: str
+  sample: null
+revision_after:
+  description: Schema revision after the module ran; in check mode the revision it would reach.
+  returned: always
+  type: str
+  sample: 2c6edca13270
+head_revision:
+  description: The newest schema revision the installed Airflow knows (comma-separated if several heads).
+  returned: always
+  type: str
+  sample: 2c6edca13270
+command:
+  description:
+    - The Airflow command that ran (in check mode, that would run), secrets masked; empty when none was needed,
+      including when another host migrated while this one waited for the lock.
+  returned: always
+  type: list
+  elements: str
+  sample: [/opt/airflow/venv/bin/airflow, db, init]
+lock_waited:
+  description: Seconds spent waiting for the migration lock.
+  returned: when a migration was attempted
+  type: float
+  sample: 12.5
+database:
+  description: Dialect and URL (password masked) of the metadata database Airflow is configured with.
+  returned: always
+  type: dict
+  sample: {dialect: postgresql, url: "postgresql+psycopg2://airflow:***@db:5432/airflow"}
+stdout:
+  description: End of the migration command's output.
+  returned: when a command ran
+  type: str
+stderr:
+  description: End of the migration command's error output.
+  returned: when a command ran
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ha_airflow.aws.plugins.module_utils._airflow import (
+    AirflowError,
+    AirflowRunner,
+    airflow_argument_spec,
+    db_argv,
+    family_for,
+    mask_argv,
+    parse_version,
+    sql_alchemy_conn_variable,
+    tail,
+)
+
+
+class AirflowDbError(AirflowError):
+    """Any failure of this module; main() turns it into fail_json."""
+
+
+def _revision(revisions):
+    return ",".join(revisions) if revisions else None
+
+
+def database_error(answer, airflow_home):
+    """An actionable message for an error the helper reported."""
+    kind, message = answer["error"].get("kind"), answer["error"].get("message", "")
+    try:
+        variable = sql_alchemy_conn_variable(family_for(parse_version(answer.get("airflow_version"))))
+    except AirflowError:
+        variable = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN (AIRFLOW__CORE__SQL_ALCHEMY_CONN before Airflow 2.3)"
+    where = ("%s in the environment option, or sql_alchemy_conn in %s/airflow.cfg"
+             % (variable, airflow_home or "$AIRFLOW_HOME"))
+    hints = {
+        "unreachable": "Cannot reach the metadata database. Check that the server runs and accepts connections "
+                       "from this host, and that the URL in %s is right." % where,
+        "auth": "The metadata database rejected the credentials. Fix the user/password in %s, or the "
+                "database's grants (pg_hba.conf)." % where,
+        "no_database": "The metadata database does not exist. Create it (community.postgresql.postgresql_db) "
+                       "or fix its name in %s." % where,
+        "lock_timeout": "Another host's migration held the lock too long. Raise lock_timeout, or check for a "
+                        "stuck 'airflow db' process.",
+        "import": "The Airflow installation is broken. Reinstall it with the collection's constraints file.",
+    }
+    return AirflowDbError("%s (%s: %s)" % (hints.get(kind, "Reading the metadata database failed."), kind, message),
+                          error_kind=kind, airflow_version=answer.get("airflow_version"))
+
+
+def ensure_schema(module, runner):
+    """The whole job; returns the result dict or raises AirflowDbError."""
+    home = module.params["airflow_home"]
+    info = runner.helper("db_inspect", {})
+    if "error" in info:
+        raise database_error(info, home)
+    family = family_for(parse_version(info["airflow_version"]))
+    result = dict(
+        changed=False, airflow_version=info["airflow_version"], version_family=family["family"],
+        state=info["state"], revision_before=_revision(info["current"]), revision_after=_revision(info["current"]),
+        head_revision=_revision(info["heads"]), command=[],
+        database=dict(dialect=info["dialect"], url=info["url"]))
+    if info["state"] == "ahead":
+        raise AirflowDbError(
+            "The database schema is at revision %s, which Airflow %s does not know: a newer Airflow migrated it. "
+            "Install that Airflow (or restore the database from before the upgrade); this module never downgrades."
+            % (result["revision_before"], info["airflow_version"]), error_kind="ahead", **result)
+    if info["state"] == "current":
+        return result
+
+    command = db_argv(runner.executable, family, info["state"])
+    if module.check_mode:
+        result.update(changed=True, revision_after=result["head_revision"], command=mask_argv(command, runner.secrets))
+        return result
+
+    answer = runner.helper("db_migrate", dict(
+        lock_timeout=module.params["lock_timeout"],
+        commands=dict(empty=db_argv(runner.executable, family, "empty"),
+                      behind=db_argv(runner.executable, family, "behind"))))
+    if "error" in answer:
+        raise database_error(answer, home)
+    ran = answer.get("command") or []
+    after = answer["after"]
+    result.update(
+        revision_before=_revision(answer["before"]["current"]), revision_after=_revision(after["current"]),
+        command=mask_argv(ran, runner.secrets), lock_waited=answer.get("lock_waited"))
+    result["changed"] = result["revision_before"] != result["revision_after"]
+    if ran:
+        result.update(stdout=tail(answer.get("stdout")), stderr=tail(answer.get("stderr")))
+    if ran and answer.get("rc") != 0:
+        raise AirflowDbError("%s failed (rc=%s): %s" % (" ".join(result["command"]), answer.get("rc"),
+                                                       tail(answer.get("stderr") or answer.get("stdout"), 1500)),
+                             error_kind="command", **result)
+    if after["state"] != "current":
+        raise AirflowDbError(
+            "After %s the schema is at %s, not at the head %s. Read stdout/stderr for what Airflow refused "
+            "(Airflow 2.0 skips migrations it cannot do automatically, such as duplicate connection ids)."
+            % (" ".join(result["command"]) or "waiting for the lock", result["revision_after"],
+               result["head_revision"]), error_kind="not_at_head", **result)
+    return result
+
+
+def main():
+    argument_spec = airflow_argument_spec()
+    argument_spec.update(lock_timeout=dict(type="int", default=600))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        runner = AirflowRunner(module, module.params["airflow_executable"], module.params["airflow_home"],
+                               module.params["environment"])
+        result = ensure_schema(module, runner)
+    except AirflowError as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

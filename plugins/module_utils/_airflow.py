@@ -247,6 +247,15 @@ class AirflowRunner(object):
         return answer
 
 
+    def version(self):
+        """(version string, VERSION_FAMILIES entry) of the Airflow found."""
+        answer = self.helper("version", {})
+        if "error" in answer:
+            raise AirflowError("Cannot import the Airflow at %s: %s" % (self.executable, answer["error"]["message"]),
+                               error_kind=answer["error"]["kind"])
+        return answer["airflow_version"], family_for(parse_version(answer["airflow_version"]))
+
+
 def parse_helper_output(out):
     """The helper's JSON answer from its stdout (Airflow may log around it); None when absent."""
     for line in reversed((out or "").splitlines()):

@@ -8,6 +8,7 @@ answers with one line ``RESULT_MARKER + json`` on stdout. It must run on Python 
 only uses what Airflow itself depends on (SQLAlchemy, alembic, werkzeug, Flask-AppBuilder).
 
 Actions
+  version      Airflow's version (import only)
   db_inspect   Airflow version, the database's schema revisions, the installed Airflow's heads -> schema state
   db_migrate   take a database-wide lock, inspect again, run the migration command for the state it finds (if any),
                inspect again, release the lock. Two hosts at once: one migrates, the other waits and finds "current".
@@ -228,7 +229,13 @@ def user_update(request):
         return dict(user=describe(sm.find_user(username=request["username"])))
 
 
-ACTIONS = dict(db_inspect=db_inspect, db_migrate=db_migrate, user_inspect=user_inspect, user_update=user_update)
+def version(request):
+    airflow = load_airflow()[0]
+    return dict(airflow_version=airflow.__version__)
+
+
+ACTIONS = dict(version=version, db_inspect=db_inspect, db_migrate=db_migrate, user_inspect=user_inspect,
+               user_update=user_update)
 
 
 def main():

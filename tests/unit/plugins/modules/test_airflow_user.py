@@ -1,0 +1,198 @@
+"""Unit tests for ha_airflow.aws.airflow_user: exact commands per state and mode; every failure; no password leaks."""
+
+import pytest
+from airflow_fakes import Fail, FakeTarget, answer, run_module, venv  # noqa: F401  (venv is a fixture)
+
+from ansible_collections.ha_airflow.aws.plugins.module_utils._airflow_helper import HELPER_SOURCE
+from ansible_collections.ha_airflow.aws.plugins.modules import airflow_user
+
+ROLES = ["Admin", "Op", "Public", "User", "Viewer"]
+PASSWORD = "correct-horse-battery"
+APPBUILDER_20 = "airflow.www.app:cached_app"
+ADA = dict(username="ada", email="ada@example.com", first_name="Ada", last_name="Lovelace", roles=["Admin"],
+           active=True)
+
+
+def version(v="2.0.2"):
+    return answer(dict(airflow_version=v))
+
+
+def inspected(user=None, matches=None):
+    return answer(dict(roles=ROLES, exists=user is not None, user=user, password_matches=matches))
+
+
+def updated(user=ADA):
+    return answer(dict(user=user))
+
+
+def args(venv, **extra):
+    base = dict(airflow_executable=venv["airflow"], airflow_home="/srv/airflow", username="ada", password=PASSWORD,
+                email="ada@example.com", first_name="Ada", last_name="Lovelace", role="Admin")
+    base.update(extra)
+    return base
+
+
+def helper(venv, action):
+    return [venv["python"], "-c", HELPER_SOURCE, action]
+
+
+def shown_helper(venv, action):
+    return [venv["python"], "-c", "<ha_airflow.aws helper>", action]
+
+
+def create_argv(venv):
+    return [venv["airflow"], "users", "create", "--username", "ada", "--email", "ada@example.com", "--firstname",
+            "Ada", "--lastname", "Lovelace", "--role", "Admin", "--use-random-password"]
+
+
+def test_create_check_mode(monkeypatch, venv):
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected()]})
+    result = run_module(monkeypatch, airflow_user, args(venv), target, check_mode=True, diff=True).result
+    assert result["changed"] is True
+    assert result["actions"] == ["create", "set password"]
+    assert result["commands"] == [create_argv(venv), shown_helper(venv, "user_update")]
+    assert result["user"] == ADA
+    assert result["diff"]["after"]["password_changed"] is True and result["diff"]["before"] == {}
+    assert [c["argv"] for c in target.calls] == [helper(venv, "version"), helper(venv, "user_inspect")]
+    assert target.calls[1]["request"] == dict(appbuilder=APPBUILDER_20, username="ada", password=PASSWORD)
+
+
+def test_create(monkeypatch, venv):
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected(), inspected(ADA)],
+                         "users create": [(0, "User ada created", "")], "user_update": [updated()]})
+    result = run_module(monkeypatch, airflow_user, args(venv), target).result
+    assert result["changed"] is True and result["user"] == ADA
+    assert [c["argv"] for c in target.calls] == [
+        helper(venv, "version"), helper(venv, "user_inspect"), create_argv(venv), helper(venv, "user_update"),
+        helper(venv, "user_inspect")]
+    # the password reaches Airflow only on stdin, in the user_update request
+    assert target.calls[3]["request"] == dict(appbuilder=APPBUILDER_20, username="ada", fields={}, password=PASSWORD)
+    assert all(PASSWORD not in " ".join(c["argv"]) for c in target.calls)
+    assert PASSWORD not in repr(result)
+
+
+def test_create_defaults_names_to_username(monkeypatch, venv):
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected()]})
+    result = run_module(monkeypatch, airflow_user, args(venv, first_name=None, last_name=None), target,
+                        check_mode=True).result
+    assert result["commands"][0][7:11] == ["--firstname", "ada", "--lastname", "ada"]
+
+
+def test_unchanged(monkeypatch, venv):
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected(ADA, matches=True)]})
+    result = run_module(monkeypatch, airflow_user, args(venv), target).result
+    assert result["changed"] is False and result["actions"] == [] and result["commands"] == []
+    assert len(target.calls) == 2
+
+
+@pytest.mark.parametrize("update_password, matches, actions", [
+    ("always", False, ["set password"]),
+    ("always", True, []),
+    ("on_create", False, []),
+])
+def test_update_password(monkeypatch, venv, update_password, matches, actions):
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected(ADA, matches=matches), inspected(ADA)],
+                         "user_update": [updated()]})
+    result = run_module(monkeypatch, airflow_user, args(venv, update_password=update_password), target).result
+    assert result["actions"] == actions
+    assert result["changed"] is bool(actions)
+    updates = [c["request"] for c in target.calls if c["argv"] == helper(venv, "user_update")]
+    assert updates == ([dict(appbuilder=APPBUILDER_20, username="ada", fields={}, password=PASSWORD)]
+                       if actions else [])
+
+
+def test_changes_only_what_differs(monkeypatch, venv):
+    current = dict(ADA, email="old@example.com", roles=["Viewer", "User"])
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected(current, matches=True), inspected(ADA)],
+                         "users add-role": [(0, "", "")], "users remove-role": [(0, "", ""), (0, "", "")],
+                         "user_update": [updated()]})
+    result = run_module(monkeypatch, airflow_user, args(venv, role="Op"), target).result
+    assert result["actions"] == ["add role Op", "remove role User", "remove role Viewer", "update email"]
+    assert target.cli_calls() == [
+        [venv["airflow"], "users", "add-role", "--username", "ada", "--role", "Op"],
+        [venv["airflow"], "users", "remove-role", "--username", "ada", "--role", "User"],
+        [venv["airflow"], "users", "remove-role", "--username", "ada", "--role", "Viewer"],
+    ]
+    update = [c["request"] for c in target.calls if c["argv"] == helper(venv, "user_update")]
+    assert update == [dict(appbuilder=APPBUILDER_20, username="ada", fields={"email": "ada@example.com"})]
+
+
+def test_options_left_out_are_not_managed(monkeypatch, venv):
+    current = dict(ADA, first_name="Augusta")
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected(current, matches=True)]})
+    result = run_module(monkeypatch, airflow_user, args(venv, first_name=None, password=None), target).result
+    assert result["changed"] is False
+    assert target.calls[1]["request"]["password"] is None
+
+
+def test_absent_deletes(monkeypatch, venv):
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected(ADA)],
+                         "users delete": [(0, "User ada deleted", "")]})
+    result = run_module(monkeypatch, airflow_user, dict(airflow_executable=venv["airflow"], username="ada",
+                                                        state="absent"), target).result
+    assert result["changed"] is True and result["actions"] == ["delete"] and result["user"] is None
+    assert target.cli_calls() == [[venv["airflow"], "users", "delete", "--username", "ada"]]
+
+
+def test_absent_check_mode_and_already_absent(monkeypatch, venv):
+    base = dict(airflow_executable=venv["airflow"], username="ada", state="absent")
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected(ADA)]})
+    result = run_module(monkeypatch, airflow_user, base, target, check_mode=True).result
+    assert result["changed"] is True and target.cli_calls() == []
+    assert result["commands"] == [[venv["airflow"], "users", "delete", "--username", "ada"]]
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected()]})
+    result = run_module(monkeypatch, airflow_user, base, target).result
+    assert result["changed"] is False and result["commands"] == []
+
+
+def test_airflow_3_uses_the_fab_provider(monkeypatch, venv):
+    target = FakeTarget({"version": [version("3.0.2")], "user_inspect": [inspected()]})
+    run_module(monkeypatch, airflow_user, args(venv), target, check_mode=True)
+    assert target.calls[1]["request"]["appbuilder"] == (
+        "airflow.providers.fab.auth_manager.cli_commands.utils:get_application_builder")
+
+
+@pytest.mark.parametrize("extra, current, text, calls", [
+    (dict(role="Superhero"), None, "role 'Superhero' does not exist. Existing roles: Admin, Op, Public, User, Viewer",
+     2),
+    (dict(email="not-an-email"), None, "email 'not-an-email' is not a valid address", 0),
+    (dict(email="a@b"), None, "is not a valid address", 0),
+    (dict(password=None), None, "password is required to create user 'ada'", 2),
+    (dict(email=None), None, "email is required to create user 'ada'", 2),
+    (dict(role="Superhero"), ADA, "role 'Superhero' does not exist", 2),
+])
+def test_failures_change_nothing(monkeypatch, venv, extra, current, text, calls):
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected(current, matches=True)]})
+    with pytest.raises(Fail) as caught:
+        run_module(monkeypatch, airflow_user, args(venv, **extra), target)
+    assert text in caught.value.result["msg"]
+    assert len(target.calls) == calls  # reads at most; never a change
+    assert PASSWORD not in repr(caught.value.result)
+
+
+def test_unreachable_database(monkeypatch, venv):
+    target = FakeTarget({"version": [version()], "user_inspect": [answer(dict(error=dict(
+        kind="unreachable", message="could not connect to server")))]})
+    with pytest.raises(Fail) as caught:
+        run_module(monkeypatch, airflow_user, args(venv), target)
+    assert caught.value.result["error_kind"] == "unreachable"
+    assert "airflow_db must have run first" in caught.value.result["msg"]
+
+
+def test_failed_cli_reports_masked_command(monkeypatch, venv):
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected()],
+                         "users create": [(1, "", "boom %s" % PASSWORD)]})
+    with pytest.raises(Fail) as caught:
+        run_module(monkeypatch, airflow_user, args(venv), target)
+    result = caught.value.result
+    assert result["msg"].startswith("create of user 'ada' failed (rc=1): boom ********")
+    assert result["command"] == create_argv(venv)
+    assert PASSWORD not in repr(result)
+
+
+def test_missing_executable(monkeypatch, venv):
+    target = FakeTarget({})
+    with pytest.raises(Fail) as caught:
+        run_module(monkeypatch, airflow_user, args(venv, airflow_executable="/nope/bin/airflow"), target)
+    assert "Airflow executable /nope/bin/airflow not found" in caught.value.result["msg"]
+    assert target.calls == []

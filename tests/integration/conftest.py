@@ -1,0 +1,127 @@
+"""Fixtures of the integration tests: the PostgreSQL cluster and Airflow venv that run.sh prepared, and a way to run
+one module task through ansible-playbook against localhost (the module on the system Python, driving the venv)."""
+
+import json
+import os
+import subprocess
+import uuid
+
+import pytest
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def _env(name):
+    value = os.environ.get(name)
+    if not value:
+        pytest.exit("%s is not set: run the integration tests through tests/integration/run.sh" % name, 2)
+    return value
+
+
+class Postgres:
+    def __init__(self):
+        self.bin = _env("HA_AIRFLOW_IT_PGBIN")
+        self.port = int(_env("HA_AIRFLOW_IT_PGPORT"))
+        self.superpw = _env("HA_AIRFLOW_IT_PGPASSWORD")
+        self.password = "af-" + uuid.uuid4().hex[:16]  # the airflow role's password: must never show in output
+        self.sql("CREATE ROLE airflow LOGIN PASSWORD '%s'" % self.password)
+
+    def sql(self, statement, db="postgres", user="postgres"):
+        env = dict(os.environ, PGPASSWORD=self.superpw)
+        out = subprocess.run([os.path.join(self.bin, "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", user,
+                              "-d", db, "-v", "ON_ERROR_STOP=1", "-tAqc", statement],
+                             env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             universal_newlines=True)
+        return out.stdout.strip()
+
+    def fresh_db(self):
+        name = "af_" + uuid.uuid4().hex[:10]
+        self.sql("CREATE DATABASE %s OWNER airflow" % name)
+        return name
+
+    def url(self, db, password=None, port=None):
+        return "postgresql+psycopg2://airflow:%s@127.0.0.1:%d/%s" % (
+            self.password if password is None else password, port or self.port, db)
+
+    def tables(self, db):
+        return int(self.sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'", db))
+
+    def revision(self, db):
+        return self.sql("SELECT version_num FROM alembic_version", db)
+
+
+@pytest.fixture(scope="session")
+def pg():
+    return Postgres()
+
+
+@pytest.fixture(scope="session")
+def airflow():
+    exe = _env("HA_AIRFLOW_IT_AIRFLOW")
+    return dict(exe=exe, python=os.path.join(os.path.dirname(exe), "python"))
+
+
+class Ansible:
+    """Runs one task of a module through ansible-playbook; the task's result (json callback)."""
+
+    def __init__(self, tmp_path):
+        self.tmp = tmp_path
+
+    def playbook(self, module, args):
+        path = self.tmp / ("play-%s.yml" % uuid.uuid4().hex[:8])
+        play = [dict(name="integration", hosts="localhost", gather_facts=False,
+                     tasks=[{"name": "module under test", "ha_airflow.aws." + module: args}])]
+        path.write_text(json.dumps(play))  # JSON is YAML
+        return str(path)
+
+    def command(self, module, args, check=False, verbose=False):
+        argv = ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e",
+                "ansible_python_interpreter=" + SYSTEM_PYTHON, self.playbook(module, args)]
+        if check:
+            argv.append("--check")
+        if verbose:
+            argv.append("-vvv")
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_STDOUT_CALLBACK="default" if verbose else "json", ANSIBLE_CALLBACKS_ENABLED="",
+                   ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+        return argv, env
+
+    def start(self, module, args, check=False):
+        argv, env = self.command(module, args, check)
+        return subprocess.Popen(argv, env=env, cwd=TOP, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True)
+
+    @staticmethod
+    def result(proc):
+        out, err = proc.communicate(timeout=600)
+        try:
+            report = json.loads(out)
+            return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        except (ValueError, KeyError, IndexError):
+            raise AssertionError("ansible-playbook gave no task result (rc=%s)\n%s\n%s" % (proc.returncode, out, err))
+
+    def run(self, module, args, check=False):
+        return self.result(self.start(module, args, check))
+
+    def verbose(self, module, args):
+        """-vvv with the default callback: everything a user would see, as text."""
+        argv, env = self.command(module, args, verbose=True)
+        proc = subprocess.run(argv, env=env, cwd=TOP, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=600)
+        return proc.returncode, proc.stdout
+
+
+@pytest.fixture
+def ansible(tmp_path):
+    return Ansible(tmp_path)
+
+
+@pytest.fixture
+def db_args(pg, airflow, tmp_path):
+    """Module arguments for a fresh, empty database of its own."""
+    db = pg.fresh_db()
+    home = tmp_path / "airflow_home"
+    home.mkdir()
+    return dict(airflow_executable=airflow["exe"], airflow_home=str(home),
+                environment={"AIRFLOW__CORE__SQL_ALCHEMY_CONN": pg.url(db), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}), db

@@ -1,0 +1,152 @@
+"""airflow_db against Airflow 2.0.2 (Python 3.7 venv) and PostgreSQL 15: check mode, real run, re-run unchanged,
+upgrade of a schema that is behind, two hosts at once, and every failure. Oracles are independent of the module:
+psql reads the database, and Airflow's own `airflow db check-migrations` says whether the schema is at head."""
+
+import copy
+import os
+import subprocess
+
+
+def check_migrations(airflow, args):
+    """Airflow's own verdict: rc 0 when the schema is at the installed Airflow's head."""
+    env = dict(os.environ, AIRFLOW_HOME=args["airflow_home"], **args["environment"])
+    return subprocess.run([airflow["exe"], "db", "check-migrations", "-t", "0"], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE).returncode
+
+
+def test_check_mode_then_real_then_unchanged(ansible, pg, airflow, db_args):
+    args, db = db_args
+
+    check = ansible.run("airflow_db", args, check=True)
+    assert check["changed"] is True, check
+    assert check["state"] == "empty"
+    assert check["command"] == [airflow["exe"], "db", "init"]
+    assert check["revision_before"] is None
+    assert check["airflow_version"] == "2.0.2" and check["version_family"] == "2.0-2.2"
+    assert pg.tables(db) == 0, "check mode created tables"
+
+    real = ansible.run("airflow_db", args)
+    assert real["changed"] is True, real
+    assert real["command"] == [airflow["exe"], "db", "init"]
+    assert real["revision_before"] is None
+    assert real["revision_after"] == real["head_revision"] == check["head_revision"]
+    assert pg.revision(db) == real["revision_after"]
+    assert check_migrations(airflow, args) == 0
+    assert pg.tables(db) > 20
+
+    again = ansible.run("airflow_db", args)
+    assert again["changed"] is False, again
+    assert again["command"] == [] and again["state"] == "current"
+    assert again["revision_before"] == again["revision_after"] == real["revision_after"]
+
+    check_again = ansible.run("airflow_db", args, check=True)
+    assert check_again["changed"] is False and check_again["command"] == []
+
+
+def test_upgrades_a_schema_that_is_behind(ansible, pg, airflow, db_args):
+    args, db = db_args
+    head = ansible.run("airflow_db", args)["revision_after"]
+    # Really migrate the schema one step down with Airflow's own alembic configuration.
+    env = dict(os.environ, AIRFLOW_HOME=args["airflow_home"], **args["environment"])
+    subprocess.run([airflow["python"], "-c", "from alembic import command; from airflow.utils.db import "
+                    "_get_alembic_config; command.downgrade(_get_alembic_config(), '-1')"], env=env, check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    older = pg.revision(db)
+    assert older != head
+    assert check_migrations(airflow, args) != 0
+
+    check = ansible.run("airflow_db", args, check=True)
+    assert (check["changed"], check["state"], check["command"]) == (True, "behind", [airflow["exe"], "db", "upgrade"])
+    assert pg.revision(db) == older, "check mode migrated"
+
+    real = ansible.run("airflow_db", args)
+    assert real["changed"] is True
+    assert real["command"] == [airflow["exe"], "db", "upgrade"]
+    assert (real["revision_before"], real["revision_after"]) == (older, head)
+    assert pg.revision(db) == head and check_migrations(airflow, args) == 0
+
+    assert ansible.run("airflow_db", args)["changed"] is False
+
+
+def test_two_hosts_at_once_on_an_empty_database(ansible, pg, airflow, db_args, tmp_path):
+    args, db = db_args
+    # Two "hosts": separate AIRFLOW_HOMEs, one database, no run_once, started together.
+    second = copy.deepcopy(args)
+    second["airflow_home"] = str(tmp_path / "second_home")
+    os.mkdir(second["airflow_home"])
+    procs = [ansible.start("airflow_db", a) for a in (args, second)]
+    results = [ansible.result(p) for p in procs]
+
+    for result in results:
+        assert not result.get("failed"), result
+        assert result["state"] == "empty", "both must have raced from an empty database: %s" % result
+    assert sorted(r["changed"] for r in results) == [False, True]
+    winner = next(r for r in results if r["changed"])
+    loser = next(r for r in results if not r["changed"])
+    assert winner["command"] == [airflow["exe"], "db", "init"]
+    assert loser["command"] == [] and loser["lock_waited"] > 0
+    assert loser["revision_before"] == loser["revision_after"] == winner["revision_after"] == pg.revision(db)
+    assert check_migrations(airflow, args) == 0
+
+
+def test_missing_executable(ansible, db_args):
+    args, db = db_args
+    args["airflow_executable"] = "/nonexistent/venv/bin/airflow"
+    result = ansible.run("airflow_db", args)
+    assert result["failed"] is True
+    assert "Airflow executable /nonexistent/venv/bin/airflow not found" in result["msg"]
+
+
+def test_unreachable_database(ansible, pg, db_args):
+    args, db = db_args
+    # a port nobody listens on
+    import socket
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    closed = sock.getsockname()[1]
+    sock.close()
+    args["environment"]["AIRFLOW__CORE__SQL_ALCHEMY_CONN"] = pg.url(db, port=closed)
+    result = ansible.run("airflow_db", args)
+    assert result["failed"] is True and result["error_kind"] == "unreachable", result
+    assert "Cannot reach the metadata database" in result["msg"]
+    assert "AIRFLOW__CORE__SQL_ALCHEMY_CONN" in result["msg"]
+    assert pg.tables(db) == 0
+
+
+def test_wrong_credentials(ansible, pg, db_args):
+    args, db = db_args
+    args["environment"]["AIRFLOW__CORE__SQL_ALCHEMY_CONN"] = pg.url(db, password="wrong-" + pg.password)
+    result = ansible.run("airflow_db", args)
+    assert result["failed"] is True and result["error_kind"] == "auth", result
+    assert "rejected the credentials" in result["msg"]
+    assert pg.password not in repr(result)
+    assert pg.tables(db) == 0
+
+
+def test_missing_database(ansible, pg, db_args):
+    args, db = db_args
+    args["environment"]["AIRFLOW__CORE__SQL_ALCHEMY_CONN"] = pg.url(db + "_missing")
+    result = ansible.run("airflow_db", args)
+    assert result["failed"] is True and result["error_kind"] == "no_database", result
+
+
+def test_schema_ahead_of_the_installed_airflow(ansible, pg, db_args):
+    args, db = db_args
+    pg.sql("CREATE TABLE alembic_version (version_num varchar(32) NOT NULL PRIMARY KEY);"
+           "INSERT INTO alembic_version VALUES ('ffffffffffff'); ALTER TABLE alembic_version OWNER TO airflow", db)
+    result = ansible.run("airflow_db", args)
+    assert result["failed"] is True and result["error_kind"] == "ahead", result
+    assert "revision ffffffffffff, which Airflow 2.0.2 does not know" in result["msg"]
+    assert pg.revision(db) == "ffffffffffff" and pg.tables(db) == 1
+
+
+def test_no_password_in_verbose_output(ansible, pg, db_args):
+    args, db = db_args
+    rc, out = ansible.verbose("airflow_db", args)
+    assert rc == 0, out
+    assert "db init" in out or '"init"' in out  # the output is really there
+    assert pg.password not in out
+    args["environment"]["AIRFLOW__CORE__SQL_ALCHEMY_CONN"] = pg.url(db, password="wrong-secret-xyz")
+    rc, out = ansible.verbose("airflow_db", args)
+    assert rc != 0 and "rejected the credentials" in out
+    assert "wrong-secret-xyz" not in out

@@ -17,7 +17,7 @@ options:
         for example C(/opt/airflow/venv/bin/airflow).
       - A bare name is looked up on E(PATH).
       - The Python interpreter of that environment (read from the executable's C(#!) line, or the
-        C(python3) next to it) runs the module's read-only introspection helper, so the module itself only
+        C(python3) next to it) runs the module's introspection helper, so the module itself only
         needs the target's system Python.
     type: path
     default: airflow

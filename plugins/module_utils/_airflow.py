@@ -246,7 +246,6 @@ class AirflowRunner(object):
                 command=mask_argv(argv, self.secrets), rc=rc, stdout=tail(out), stderr=tail(err))
         return answer
 
-
     def version(self):
         """(version string, VERSION_FAMILIES entry) of the Airflow found."""
         answer = self.helper("version", {})

@@ -22,7 +22,7 @@ description:
   - Uses the CLI verbs of the Airflow it finds (C(db init)/C(db upgrade) on 2.0-2.6, C(db migrate) on 2.7 and 3.x).
   - Never downgrades. A schema written by a newer Airflow than the installed one is an error.
 author:
-  - ha_airflow maintainers
+  - ha_airflow maintainers (@ha-airflow)
 options:
   lock_timeout:
     description:
@@ -37,9 +37,10 @@ attributes:
     description: Reports the state, the revisions and the command that would run; changes nothing.
   diff_mode:
     support: none
+    description: Returns the revisions instead of a diff.
 notes:
   - SQLite has no cross-host lock; it only serves a single host, where the lock is not needed.
-  - O(changed) is true only when the schema revision changed.
+  - C(changed) is true only when the schema revision changed.
 """
 
 EXAMPLES = r"""
@@ -170,6 +171,13 @@ def database_error(answer, airflow_home):
                           error_kind=kind, airflow_version=answer.get("airflow_version"))
 
 
+def ahead_error(result):
+    return AirflowDbError(
+        "The database schema is at revision %s, which Airflow %s does not know: a newer Airflow migrated it. "
+        "Install that Airflow (or restore the database from before the upgrade); this module never downgrades."
+        % (result["revision_before"], result["airflow_version"]), error_kind="ahead", **result)
+
+
 def ensure_schema(module, runner):
     """The whole job; returns the result dict or raises AirflowDbError."""
     home = module.params["airflow_home"]
@@ -183,10 +191,7 @@ def ensure_schema(module, runner):
         head_revision=_revision(info["heads"]), command=[],
         database=dict(dialect=info["dialect"], url=info["url"]))
     if info["state"] == "ahead":
-        raise AirflowDbError(
-            "The database schema is at revision %s, which Airflow %s does not know: a newer Airflow migrated it. "
-            "Install that Airflow (or restore the database from before the upgrade); this module never downgrades."
-            % (result["revision_before"], info["airflow_version"]), error_kind="ahead", **result)
+        raise ahead_error(result)
     if info["state"] == "current":
         return result
 
@@ -206,12 +211,14 @@ def ensure_schema(module, runner):
     result.update(
         revision_before=_revision(answer["before"]["current"]), revision_after=_revision(after["current"]),
         command=mask_argv(ran, runner.secrets), lock_waited=answer.get("lock_waited"))
+    if answer["before"]["state"] == "ahead":  # a newer Airflow on another host migrated while this one waited
+        raise ahead_error(result)
     result["changed"] = result["revision_before"] != result["revision_after"]
     if ran:
         result.update(stdout=tail(answer.get("stdout")), stderr=tail(answer.get("stderr")))
     if ran and answer.get("rc") != 0:
-        raise AirflowDbError("%s failed (rc=%s): %s" % (" ".join(result["command"]), answer.get("rc"),
-                                                       tail(answer.get("stderr") or answer.get("stdout"), 1500)),
+        output = tail(answer.get("stderr") or answer.get("stdout"), 1500)
+        raise AirflowDbError("%s failed (rc=%s): %s" % (" ".join(result["command"]), answer.get("rc"), output),
                              error_kind="command", **result)
     if after["state"] != "current":
         raise AirflowDbError(

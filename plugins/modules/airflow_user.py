@@ -22,7 +22,7 @@ description:
   - The current password is verified without changing it, with C(werkzeug.security.check_password_hash) against the
     stored hash, inside Airflow's virtual environment. It is never printed.
 author:
-  - ha_airflow maintainers
+  - ha_airflow maintainers (@ha-airflow)
 options:
   username:
     description: Login name of the user.

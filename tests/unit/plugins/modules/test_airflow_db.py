@@ -140,6 +140,16 @@ def test_lock_timeout(monkeypatch, venv):
     assert "Raise lock_timeout" in caught.value.result["msg"]
 
 
+def test_schema_turned_ahead_while_waiting_for_the_lock(monkeypatch, venv):
+    before = dict(current=["ffffffffffff"], heads=[HEAD], state="ahead")
+    target = FakeTarget({"db_inspect": [inspect("2.0.2", [OLD], "behind")],
+                         "db_migrate": [lambda req: migrated(req, before, after_state="ahead", after=("ffffffffffff",))]})
+    with pytest.raises(Fail) as caught:
+        run_module(monkeypatch, airflow_db, args(venv), target)
+    assert caught.value.result["error_kind"] == "ahead"
+    assert caught.value.result["command"] == []
+
+
 def test_failed_migration_command(monkeypatch, venv):
     before = dict(current=[], heads=[HEAD], state="empty")
     target = FakeTarget({"db_inspect": [inspect("2.0.2", [], "empty")],

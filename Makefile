@@ -14,7 +14,7 @@ export HA_AIRFLOW_PYTHON37 ?= /root/.pyenv/versions/3.7.16
 SCENARIO ?=
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help setup venv host lint sanity unit integration molecule test lab lab-down bench build clean
+.PHONY: help setup venv host lint sanity unit integration preflight molecule test lab lab-down bench build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -49,11 +49,14 @@ unit: venv ## pytest unit tests, no network
 integration: venv ## real Airflow in a Python 3.7 venv against a real PostgreSQL 15
 	@tests/integration/run.sh
 
+preflight: venv ## bad input fails in preflight, before a host changes (one test-bed machine)
+	@pytest -q -p no:cacheprovider tests/preflight
+
 molecule: venv ## one Molecule scenario (SCENARIO=name), or all of them
 	@set -e; for s in $(if $(SCENARIO),$(SCENARIO),$(SCENARIOS)); do \
 	  echo "=== molecule test -s $$s"; molecule test -s $$s; done
 
-test: setup lint sanity unit integration molecule ## set up, then run every test
+test: setup lint sanity unit integration preflight molecule ## set up, then run every test
 
 build: venv ## the collection tarball
 	@ansible-galaxy collection build --force --output-path build/

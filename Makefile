@@ -67,8 +67,8 @@ lab: setup ## the main job on a local default: HA Airflow on test-bed machines, 
 lab-down: venv ## remove everything 'make lab' created
 	@tests/lab/lab down
 
-bench: ## measurements, one table (not yet)
-	@echo "make bench: not yet — it lands with the site.yml/lab issue." >&2; exit 1
+bench: setup ## measurements in one run, one table (printed, and written to build/bench/bench.md)
+	@tests/bench/bench.py
 
 clean: ## remove build output (not the venv or the test-bed base)
 	@rm -rf build tests/output

@@ -201,9 +201,11 @@ def absent(args):
     check(not ec2.describe_security_groups(Filters=tag)["SecurityGroups"], "a security group is left")
     check(not ec2.describe_internet_gateways(Filters=tag)["InternetGateways"], "an internet gateway is left")
     check(not ec2.describe_route_tables(Filters=tag)["RouteTables"], "a route table is left")
-    nats = ec2.describe_nat_gateways(Filters=tag + [{"Name": "state", "Values": ["pending", "available", "deleting"]}])["NatGateways"]
+    nats = ec2.describe_nat_gateways(Filters=[{"Name": "state", "Values": ["pending", "available", "deleting"]}])["NatGateways"]
+    nats = [n for n in nats if {"Key": "ha_airflow_cluster", "Value": cluster} in n.get("Tags", [])]
     check(not nats, "a NAT gateway is left")
-    check(not ec2.describe_addresses()["Addresses"], "an Elastic IP is left")
+    if args.no_addresses:
+        check(not ec2.describe_addresses()["Addresses"], "an Elastic IP is left")
     live = [i for r in ec2.describe_instances(Filters=tag + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])["Reservations"]
             for i in r["Instances"]]
     check(not live, "instances are left: %s" % [i["InstanceId"] for i in live])
@@ -211,7 +213,8 @@ def absent(args):
     check(not [d for d in rds.describe_db_instances()["DBInstances"] if d["DBInstanceIdentifier"] == "%s-postgres" % cluster], "the RDS instance is left")
     check(not [g for g in rds.describe_db_subnet_groups()["DBSubnetGroups"] if g["DBSubnetGroupName"] == "%s-postgres" % cluster], "the RDS subnet group is left")
     ec = boto3.client("elasticache", region_name=region)
-    check(not ec.describe_replication_groups()["ReplicationGroups"], "a replication group is left")
+    groups = ec.describe_replication_groups()["ReplicationGroups"]
+    check(not [g for g in groups if g["ReplicationGroupId"] == "%s-redis" % cluster], "the replication group is left")
     check(not [g for g in ec.describe_cache_subnet_groups()["CacheSubnetGroups"] if g["CacheSubnetGroupName"] == "%s-redis" % cluster], "the cache subnet group is left")
     efs = boto3.client("efs", region_name=region)
     check(not [f for f in efs.describe_file_systems()["FileSystems"] if f["CreationToken"] == "%s-shared" % cluster], "the EFS file system is left")
@@ -233,6 +236,7 @@ def main():
     parser.add_argument("--https", action="store_true")
     parser.add_argument("--alb-cidrs", default="")
     parser.add_argument("--secret", action="append", default=[])
+    parser.add_argument("--no-addresses", action="store_true", help="absent: no Elastic IP at all in the region")
     args = parser.parse_args()
     args.alb_cidrs = [c for c in args.alb_cidrs.split(",") if c]
     present(args) if args.mode == "present" else absent(args)

@@ -8,7 +8,7 @@ answers with one line ``RESULT_MARKER + json`` on stdout. It must run on Python 
 only uses what Airflow itself depends on (SQLAlchemy, alembic, werkzeug, Flask-AppBuilder).
 
 Actions
-  version      Airflow's version (import only)
+  version      Airflow's version (package metadata; import as a fallback)
   db_inspect   Airflow version, the database's schema revisions, the installed Airflow's heads -> schema state
   db_migrate   take a database-wide lock, inspect again, run the migration command for the state it finds (if any),
                inspect again, release the lock. Two hosts at once: one migrates, the other waits and finds "current".
@@ -230,8 +230,15 @@ def user_update(request):
 
 
 def version(request):
-    airflow = load_airflow()[0]
-    return dict(airflow_version=airflow.__version__)
+    """From the installed distribution's metadata: cheaper than importing airflow (which sets up its ORM)."""
+    try:
+        try:
+            from importlib import metadata
+        except ImportError:  # Python 3.7: the backport Airflow itself depends on
+            import importlib_metadata as metadata
+        return dict(airflow_version=metadata.version("apache-airflow"))
+    except Exception:
+        return dict(airflow_version=load_airflow()[0].__version__)
 
 
 ACTIONS = dict(version=version, db_inspect=db_inspect, db_migrate=db_migrate, user_inspect=user_inspect,

@@ -24,8 +24,10 @@ class Postgres:
         self.bin = _env("HA_AIRFLOW_IT_PGBIN")
         self.port = int(_env("HA_AIRFLOW_IT_PGPORT"))
         self.superpw = _env("HA_AIRFLOW_IT_PGPASSWORD")
-        self.password = "af-" + uuid.uuid4().hex[:16]  # the airflow role's password: must never show in output
-        self.sql("CREATE ROLE airflow LOGIN PASSWORD '%s'" % self.password)
+        # One login role per session (pytest-xdist workers each have theirs); its password must never show in output.
+        self.role = "airflow_" + uuid.uuid4().hex[:8]
+        self.password = "af-" + uuid.uuid4().hex[:16]
+        self.sql("CREATE ROLE %s LOGIN PASSWORD '%s'" % (self.role, self.password))
 
     def sql(self, statement, db="postgres", user="postgres"):
         env = dict(os.environ, PGPASSWORD=self.superpw)
@@ -37,12 +39,12 @@ class Postgres:
 
     def fresh_db(self):
         name = "af_" + uuid.uuid4().hex[:10]
-        self.sql("CREATE DATABASE %s OWNER airflow" % name)
+        self.sql("CREATE DATABASE %s OWNER %s" % (name, self.role))
         return name
 
     def url(self, db, password=None, port=None):
-        return "postgresql+psycopg2://airflow:%s@127.0.0.1:%d/%s" % (
-            self.password if password is None else password, port or self.port, db)
+        return "postgresql+psycopg2://%s:%s@127.0.0.1:%d/%s" % (
+            self.role, self.password if password is None else password, port or self.port, db)
 
     def tables(self, db):
         return int(self.sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'", db))

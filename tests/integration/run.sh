@@ -62,6 +62,7 @@ export HA_AIRFLOW_IT_PGBIN="$pgbin" HA_AIRFLOW_IT_PGPORT="$port" HA_AIRFLOW_IT_P
 export HA_AIRFLOW_IT_AIRFLOW="$venv/bin/airflow"
 start=$(date +%s)
 status=0
-pytest -p no:cacheprovider -q tests/integration "$@" || status=$?
+# Two workers, one test file each (the user tests share one migrated database per file).
+pytest -p no:cacheprovider -q -n "${HA_AIRFLOW_IT_WORKERS:-2}" --dist loadfile tests/integration "$@" || status=$?
 say "tests took $(( $(date +%s) - start ))s"
 exit $status

@@ -133,7 +133,7 @@ def test_missing_database(ansible, pg, db_args):
 def test_schema_ahead_of_the_installed_airflow(ansible, pg, db_args):
     args, db = db_args
     pg.sql("CREATE TABLE alembic_version (version_num varchar(32) NOT NULL PRIMARY KEY);"
-           "INSERT INTO alembic_version VALUES ('ffffffffffff'); ALTER TABLE alembic_version OWNER TO airflow", db)
+           "INSERT INTO alembic_version VALUES ('ffffffffffff'); ALTER TABLE alembic_version OWNER TO %s" % pg.role, db)
     result = ansible.run("airflow_db", args)
     assert result["failed"] is True and result["error_kind"] == "ahead", result
     assert "revision ffffffffffff, which Airflow 2.0.2 does not know" in result["msg"]

@@ -246,3 +246,14 @@ def test_helper_request_is_json_on_stdin(tmp_path):
     assert argv == [python, "-c", HELPER_SOURCE, "user_inspect"]
     assert json.loads(data) == {"password": "pw"} and binary is True
     assert "pw" not in " ".join(argv)
+
+
+def test_helper_without_airflow_reports_import_error(helper, monkeypatch, capsys):
+    # No apache-airflow in this interpreter: the version action falls back to importing it, and says why it failed.
+    monkeypatch.setattr("sys.argv", ["-c", "version"])
+    monkeypatch.setattr("sys.stdin", type("S", (), {"read": staticmethod(lambda: "{}")})())
+    monkeypatch.setitem(__import__("sys").modules, "airflow", None)
+    helper["main"]()
+    answer = _airflow.parse_helper_output(capsys.readouterr().out)
+    assert answer["error"]["kind"] == "import"
+    assert answer["error"]["message"].startswith("import airflow failed")

@@ -10,11 +10,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-try:
-    import botocore  # noqa: F401  (the AWS error handler needs it importable)
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing dependency.
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError

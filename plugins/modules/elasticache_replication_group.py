@@ -16,7 +16,7 @@ short_description: Manage an ElastiCache Redis (cluster mode disabled) replicati
 description:
   - Create, update or delete an Amazon ElastiCache replication group with cluster mode disabled, one primary
     and one or more replicas, optionally spread over Availability Zones with Multi-AZ and automatic failover.
-  - This is the shape Celery needs for its broker. Neither M(amazon.aws) nor M(community.aws) manages
+  - This is the shape Celery needs for its broker. Neither C(amazon.aws) nor C(community.aws) manages
     replication groups; M(community.aws.elasticache) manages single cache clusters only.
   - Idempotent. In check mode the module only describes the group and reports what it would change.
   - Settings that ElastiCache fixes at creation (subnet group, port, encryption at rest, KMS key, transit
@@ -24,7 +24,7 @@ description:
     warns instead of replacing the group.
   - The AUTH token is write-only in the ElastiCache API, so the module never compares or rotates it.
 author:
-  - ha_airflow maintainers
+  - ha_airflow maintainers (@ha-airflow)
 options:
   replication_group_id:
     description:

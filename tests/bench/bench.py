@@ -55,7 +55,7 @@ def timed(argv, logfile, env=None):
     """Run argv, output to logfile; return (seconds, output). Raises with the log's tail on failure."""
     start = time.monotonic()
     with open(logfile, "w") as out:
-        proc = subprocess.run(argv, cwd=ROOT, env=env or ENV, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.run(argv, cwd=ROOT, env=env or ENV, stdout=out, stderr=subprocess.STDOUT, check=False)
     seconds = time.monotonic() - start
     text = open(logfile).read()
     if proc.returncode != 0:
@@ -172,10 +172,10 @@ def step_pip(workdir):
         py = "/root/.pyenv/versions/3.7.16/bin/python3.7"
         testbed("ssh", "benchpip", "pip1", py, "-m", "venv", "/root/venv")
         log("pip: bare pip install of apache-airflow[%s]==%s on one host" % (EXTRAS, AIRFLOW_VERSION))
-        seconds, _ = timed([TESTBED, "ssh", "benchpip", "pip1", "/root/venv/bin/pip", "install", "--no-cache-dir",
-                            "-q", "-c", "/opt/constraints/" + os.path.basename(CONSTRAINTS),
-                            "apache-airflow[%s]==%s" % (EXTRAS, AIRFLOW_VERSION)],
-                           os.path.join(workdir, "pip.log"))
+        seconds, output = timed([TESTBED, "ssh", "benchpip", "pip1", "/root/venv/bin/pip", "install", "--no-cache-dir",
+                                 "-q", "-c", "/opt/constraints/" + os.path.basename(CONSTRAINTS),
+                                 "apache-airflow[%s]==%s" % (EXTRAS, AIRFLOW_VERSION)],
+                                os.path.join(workdir, "pip.log"))
     finally:
         testbed("down", "benchpip")
     return seconds
@@ -271,7 +271,7 @@ def main():
 
         def fresh_and_noop():
             two.up()
-            fresh, _ = two.site("fresh")
+            fresh, fresh_text = two.site("fresh")
             noop, text = two.site("noop")
             return fresh, noop, recap(text)
         try:

@@ -110,7 +110,7 @@ class Ansible:
         """-vvv with the default callback: everything a user would see, as text."""
         argv, env = self.command(module, args, verbose=True)
         proc = subprocess.run(argv, env=env, cwd=TOP, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True, timeout=600)
+                              universal_newlines=True, timeout=600, check=False)
         return proc.returncode, proc.stdout
 
 

@@ -96,7 +96,7 @@ def _module_doc(path):
 
 
 def _fragment_options(name):
-    base, _, variant = name.partition(".")
+    base, dot, variant = name.partition(".")
     path = os.path.join(ROOT, "plugins", "doc_fragments", base + ".py")
     with open(path) as handle:
         source = handle.read()

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Bad input is rejected before any AWS call that creates: run playbooks/provision.yml once per case and require
 that it fails, and fails in argument validation or in a "Preflight |" task (tasks/preflight.yml: no AWS call has
 been made yet). The caller then checks that moto holds nothing of the cluster ("badinput").
@@ -82,7 +81,7 @@ def main():
     if os.path.exists(os.path.join(outputs, "badinput.yml")):
         print("FAIL an outputs file was written")
         return 1
-    return 0 if all(ok for _, ok, _ in results) else 1
+    return 0 if all(ok for name, ok, detail in results) else 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """boto3 checks of what the infra role built (or removed), against moto (AWS_CONFIG_FILE points at it).
 
   check_aws.py present REGION CLUSTER OUTPUTS_FILE [--tls] [--https] [--alb-cidrs a,b] [--secret S ...]
@@ -97,7 +96,8 @@ def present(args):
     if args.https:
         alb_in |= {("tcp", 443, 443, c) for c in args.alb_cidrs}
     check(rules(sg[names["alb"]]["IpPermissions"]) == alb_in, "ALB ingress %s != %s" % (rules(sg[names["alb"]]["IpPermissions"]), alb_in))
-    check(rules(sg[names["alb"]]["IpPermissionsEgress"]) == {("tcp", 8080, 8080, gid["hosts"])}, "ALB egress %s" % rules(sg[names["alb"]]["IpPermissionsEgress"]))
+    alb_out = rules(sg[names["alb"]]["IpPermissionsEgress"])
+    check(alb_out == {("tcp", 8080, 8080, gid["hosts"])}, "ALB egress %s" % alb_out)
     hosts_in = {("tcp", 8080, 8080, gid["alb"]), ("tcp", 8793, 8793, gid["hosts"])}
     check(rules(sg[names["hosts"]]["IpPermissions"]) == hosts_in, "hosts ingress %s" % rules(sg[names["hosts"]]["IpPermissions"]))
     for key, port in (("efs", 2049), ("rds", 5432), ("redis", 6379)):
@@ -132,7 +132,8 @@ def present(args):
     # ElastiCache
     ec = boto3.client("elasticache", region_name=region)
     group = ec.describe_replication_groups(ReplicationGroupId="%s-redis" % cluster)["ReplicationGroups"][0]
-    check(group["MultiAZ"] == "enabled" and group["AutomaticFailover"] == "enabled", "Redis MultiAZ/failover %s/%s" % (group["MultiAZ"], group["AutomaticFailover"]))
+    check(group["MultiAZ"] == "enabled" and group["AutomaticFailover"] == "enabled",
+          "Redis MultiAZ/failover %s/%s" % (group["MultiAZ"], group["AutomaticFailover"]))
     check(group["AtRestEncryptionEnabled"], "Redis not encrypted at rest")
     check(bool(group["TransitEncryptionEnabled"]) is args.tls and bool(group.get("AuthTokenEnabled")) is args.tls, "Redis TLS/AUTH")
     check(group["ClusterEnabled"] is False, "Redis cluster mode enabled")
@@ -189,7 +190,8 @@ def present(args):
     check({(lst["Protocol"], lst["Port"]) for lst in listeners} == expected, "listeners %s" % [(lst["Protocol"], lst["Port"]) for lst in listeners])
     for lst in listeners:
         actions = lst["DefaultActions"]
-        check(len(actions) == 1 and actions[0]["Type"] == "forward" and actions[0]["TargetGroupArn"] == tg["TargetGroupArn"], "listener %s action" % lst["Port"])
+        forwards = len(actions) == 1 and actions[0]["Type"] == "forward" and actions[0]["TargetGroupArn"] == tg["TargetGroupArn"]
+        check(forwards, "listener %s action" % lst["Port"])
 
 
 def absent(args):
@@ -206,16 +208,18 @@ def absent(args):
     check(not nats, "a NAT gateway is left")
     if args.no_addresses:
         check(not ec2.describe_addresses()["Addresses"], "an Elastic IP is left")
-    live = [i for r in ec2.describe_instances(Filters=tag + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])["Reservations"]
-            for i in r["Instances"]]
+    not_terminated = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+    live = [i for r in ec2.describe_instances(Filters=tag + not_terminated)["Reservations"] for i in r["Instances"]]
     check(not live, "instances are left: %s" % [i["InstanceId"] for i in live])
     rds = boto3.client("rds", region_name=region)
     check(not [d for d in rds.describe_db_instances()["DBInstances"] if d["DBInstanceIdentifier"] == "%s-postgres" % cluster], "the RDS instance is left")
-    check(not [g for g in rds.describe_db_subnet_groups()["DBSubnetGroups"] if g["DBSubnetGroupName"] == "%s-postgres" % cluster], "the RDS subnet group is left")
+    check(not [g for g in rds.describe_db_subnet_groups()["DBSubnetGroups"] if g["DBSubnetGroupName"] == "%s-postgres" % cluster],
+          "the RDS subnet group is left")
     ec = boto3.client("elasticache", region_name=region)
     groups = ec.describe_replication_groups()["ReplicationGroups"]
     check(not [g for g in groups if g["ReplicationGroupId"] == "%s-redis" % cluster], "the replication group is left")
-    check(not [g for g in ec.describe_cache_subnet_groups()["CacheSubnetGroups"] if g["CacheSubnetGroupName"] == "%s-redis" % cluster], "the cache subnet group is left")
+    check(not [g for g in ec.describe_cache_subnet_groups()["CacheSubnetGroups"] if g["CacheSubnetGroupName"] == "%s-redis" % cluster],
+          "the cache subnet group is left")
     efs = boto3.client("efs", region_name=region)
     check(not [f for f in efs.describe_file_systems()["FileSystems"] if f["CreationToken"] == "%s-shared" % cluster], "the EFS file system is left")
     elb = boto3.client("elbv2", region_name=region)
@@ -223,7 +227,8 @@ def absent(args):
     check(not [tg for tg in elb.describe_target_groups()["TargetGroups"] if tg["TargetGroupName"] == "%s-webserver" % cluster], "the target group is left")
     iam = boto3.client("iam", region_name=region)
     check(not [r for r in iam.list_roles()["Roles"] if r["RoleName"] == "%s-airflow-host" % cluster], "the IAM role is left")
-    check(not [p for p in iam.list_instance_profiles()["InstanceProfiles"] if p["InstanceProfileName"] == "%s-airflow-host" % cluster], "the instance profile is left")
+    check(not [p for p in iam.list_instance_profiles()["InstanceProfiles"] if p["InstanceProfileName"] == "%s-airflow-host" % cluster],
+          "the instance profile is left")
 
 
 def main():

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Start or stop the scenario's moto server (files/moto_server.py) on a free 127.0.0.1 port.
 
   moto_ctl.py start STATE_DIR   start it, wait until it answers, write STATE_DIR/{moto.pid,moto.port,aws_config}
@@ -38,7 +37,7 @@ def start(state_dir):
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
     url = "http://127.0.0.1:%d" % port
-    for _ in range(100):
+    for attempt in range(100):
         if proc.poll() is not None:
             sys.exit("moto server exited with %s, see %s/moto.log" % (proc.returncode, state_dir))
         try:
@@ -67,7 +66,7 @@ def stop(state_dir):
     pid = int(open(pid_file).read().strip())
     try:
         os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
+        for tick in range(50):
             os.kill(pid, 0)
             time.sleep(0.1)
         os.kill(pid, signal.SIGKILL)

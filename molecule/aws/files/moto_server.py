@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """moto in server mode, with the moto 5.x gaps this collection meets bridged *here*, in the test fixture.
 
 Usage: moto_server.py PORT   (listens on 127.0.0.1:PORT)

@@ -1,11 +1,11 @@
-"""A fake target for airflow_db / airflow_user unit tests: AnsibleModule with canned run_command answers.
+"""A fake target for airflow_db / airflow_user unit tests: AnsibleModule with canned run_command answers
+(the ``venv`` fixture they use lives in conftest.py).
 
 Every test states the exact argv the module must run; the fake records each call and answers the helper actions
 (``<python> -c <source> <action>``) and CLI commands from a script the test gives.
 """
 
 import json
-import stat
 
 import pytest
 from ansible.module_utils import basic
@@ -54,20 +54,6 @@ class FakeTarget:
 
     def cli_calls(self):
         return [c["argv"] for c in self.calls if c["argv"][2:3] != [HELPER_SOURCE]]
-
-
-@pytest.fixture
-def venv(tmp_path):
-    """A fake Airflow virtual environment: bin/airflow whose #! names bin/python3.7."""
-    bindir = tmp_path / "venv" / "bin"
-    bindir.mkdir(parents=True)
-    python = bindir / "python3.7"
-    python.write_text("")
-    airflow = bindir / "airflow"
-    airflow.write_text("#!%s\n# -*- coding: utf-8 -*-\n" % python)
-    for path in (python, airflow):
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return dict(airflow=str(airflow), python=str(python), bindir=str(bindir))
 
 
 def run_module(monkeypatch, module, args, target, check_mode=False, diff=False):

@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.ha_airflow.aws.plugins.module_utils._airflow_helper import HELPER_SOURCE
 from ansible_collections.ha_airflow.aws.plugins.modules import airflow_db
 
-from airflow_fakes import Fail, FakeTarget, answer, run_module, venv  # noqa: F401  (venv is a fixture)
+from airflow_fakes import Fail, FakeTarget, answer, run_module
 
 HEAD = "2e42bb497a22"
 OLD = "e959f08ac86c"

@@ -1,7 +1,7 @@
 """Unit tests for ha_airflow.aws.airflow_user: exact commands per state and mode; every failure; no password leaks."""
 
 import pytest
-from airflow_fakes import Fail, FakeTarget, answer, run_module, venv  # noqa: F401  (venv is a fixture)
+from airflow_fakes import Fail, FakeTarget, answer, run_module
 
 from ansible_collections.ha_airflow.aws.plugins.module_utils._airflow_helper import HELPER_SOURCE
 from ansible_collections.ha_airflow.aws.plugins.modules import airflow_user
@@ -21,8 +21,8 @@ def inspected(user=None, matches=None):
     return answer(dict(roles=ROLES, exists=user is not None, user=user, password_matches=matches))
 
 
-def updated(user=ADA):
-    return answer(dict(user=user))
+def updated(user=None):
+    return answer(dict(user=ADA if user is None else user))
 
 
 def args(venv, **extra):

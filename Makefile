@@ -14,7 +14,7 @@ export HA_AIRFLOW_PYTHON37 ?= /root/.pyenv/versions/3.7.16
 SCENARIO ?=
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help setup venv host lint sanity unit integration preflight molecule test lab lab-down bench build clean
+.PHONY: help setup venv host lint sanity unit integration preflight molecule test lab lab-down bench docs build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -57,6 +57,9 @@ molecule: venv ## one Molecule scenario (SCENARIO=name), or all of them
 	  echo "=== molecule test -s $$s"; molecule test -s $$s; done
 
 test: setup lint sanity unit integration preflight molecule ## set up, then run every test
+
+docs: venv ## regenerate docs/roles.md and docs/modules.md from argument_specs and module DOCUMENTATION
+	@python3 tests/tools/gen_docs.py
 
 build: venv ## the collection tarball
 	@ansible-galaxy collection build --force --output-path build/

@@ -108,14 +108,14 @@ class Cluster:
                      "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"},
             "children": {
                 "airflow": {"hosts": airflow},
-                "lab_database": {"hosts": {"infra": {"ansible_host": self.address["infra"]}}},
-                "lab_broker": {"hosts": {"infra": {}}},
-                "lab_loadbalancer": {"hosts": {"lb": {"ansible_host": self.address["lb"]}}},
+                "standin_database": {"hosts": {"infra": {"ansible_host": self.address["infra"]}}},
+                "standin_broker": {"hosts": {"infra": {}}},
+                "standin_loadbalancer": {"hosts": {"lb": {"ansible_host": self.address["lb"]}}},
             }}}
         with open(os.path.join(self.inventory, "hosts.json"), "w") as fh:
             json.dump(inventory, fh)
         log("%s: prepare (stand-ins, not timed)" % self.name)
-        timed(["ansible-playbook", "-i", self.inventory, "tests/lab/prepare.yml"],
+        timed(["ansible-playbook", "-i", self.inventory, "tests/testbed/standins.yml"],
               os.path.join(self.workdir, "%s-prepare.log" % self.name))
 
     def site(self, label):

@@ -24,6 +24,9 @@ BED = "preflight"
 PY37 = os.environ.get("HA_AIRFLOW_PYTHON37", "/root/.pyenv/versions/3.7.16")
 PREFLIGHT_PLAY = "Check the input of every role on every Airflow host before changing any"
 
+FERNET_NEW = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="  # test values: URL-safe base64 of 32 bytes
+FERNET_OLD = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="
+
 GOOD = {
     "shared_storage_efs_id": "fs-0123abcd",
     "shared_storage_region": "cn-north-1",
@@ -32,6 +35,8 @@ GOOD = {
     "airflow_db_host": "db.example.internal",
     "airflow_db_password": "good-password",
     "airflow_redis_host": "redis.example.internal",
+    # Two keys, newest first, as while rotating: the baseline proves a rotation pair is accepted.
+    "airflow_fernet_key": "%s,%s" % (FERNET_NEW, FERNET_OLD),
 }
 
 # (case id, bad values, text the failure message must contain)
@@ -65,6 +70,8 @@ CASES = [
      "does not start with redis://"),
     ("fernet-key-malformed", {"airflow_fernet_key": "not-a-fernet-key"}, "is not a Fernet key"),
     ("fernet-key-too-short", {"airflow_fernet_key": "QUJD" * 8}, "is not a Fernet key"),
+    ("fernet-key-rotation-old-malformed", {"airflow_fernet_key": FERNET_NEW + ",not-a-fernet-key"},
+     "Fernet key 2 of airflow_fernet_key is not a Fernet key"),
     ("db-password-missing", {"airflow_db_password": ""}, "airflow_db_password (keep it in Ansible Vault)"),
     ("db-host-missing", {"airflow_db_host": ""}, "it needs airflow_db_host"),
     ("sql-alchemy-conn-not-postgresql", {"airflow_sql_alchemy_conn": "mysql://a:b@c/d"}, "postgresql+psycopg2://"),
@@ -97,9 +104,9 @@ def bed():
     up = _run([TESTBED, "up", BED, "--spec", spec])
     assert up.returncode == 0, up.stderr
     machine = json.loads(up.stdout)["machines"][0]
-    # Test fixtures: /root traversable for the bound Python 3.7 (as in molecule/ha's prepare), and an interpreter
-    # behind a folder only root may enter, for the "not runnable by an unprivileged user" case.
-    fixture = ("chmod 0711 /root && mkdir -p -m 0700 /srv/private && ln -sfn %s/bin/python3.7 /srv/private/python3.7"
+    # Test fixture: an interpreter behind a folder only root may enter, for the "not runnable by an unprivileged
+    # user" case. (The test bed itself makes /root traversable for the Python 3.7 bound under it.)
+    fixture = ("mkdir -p -m 0700 /srv/private && ln -sfn %s/bin/python3.7 /srv/private/python3.7"
                " && sha1sum /etc/fstab /etc/passwd" % PY37)
     prepared = _run([TESTBED, "ssh", BED, "host1", fixture])
     assert prepared.returncode == 0, prepared.stderr

@@ -23,8 +23,8 @@ def _plain(text):
     if isinstance(text, list):
         text = " ".join(str(t) for t in text)
     text = str(text)
-    text = re.sub(r"[CVO]\(([^)]*)\)", r"`\1`", text)
-    text = re.sub(r"[IM]\(([^)]*)\)", r"*\1*", text)
+    text = re.sub(r"\b[CVOE]\(([^)]*)\)", r"`\1`", text)
+    text = re.sub(r"\b[IMP]\(([^)]*)\)", r"*\1*", text)
     text = re.sub(r"L\(([^,]*),\s*([^)]*)\)", r"[\1](\2)", text)
     text = re.sub(r"U\(([^)]*)\)", r"<\1>", text)
     return text.replace("|", "\\|").replace("\n", " ").strip()

@@ -56,7 +56,7 @@ molecule: venv ## one Molecule scenario (SCENARIO=name), or all of them
 	@set -e; for s in $(if $(SCENARIO),$(SCENARIO),$(SCENARIOS)); do \
 	  echo "=== molecule test -s $$s"; molecule test -s $$s; done
 
-test: setup lint sanity unit integration preflight molecule ## set up, then run every test
+test: setup lint build sanity unit integration preflight molecule ## set up, then run every test
 
 docs: venv ## regenerate docs/roles.md and docs/modules.md from argument_specs and module DOCUMENTATION
 	@python3 tests/tools/gen_docs.py

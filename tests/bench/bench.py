@@ -59,7 +59,8 @@ def timed(argv, logfile, env=None):
     seconds = time.monotonic() - start
     text = open(logfile).read()
     if proc.returncode != 0:
-        raise RuntimeError("%s failed (rc=%d); see %s:\n%s" % (argv[0], proc.returncode, logfile, text[-3000:]))
+        raise RuntimeError("%s failed (rc=%d); see %s: %s" % (argv[0], proc.returncode, logfile,
+                           (re.findall(r"^fatal: .*$", text, re.M) or [text[-500:]])[-1][:600]))
     return seconds, text
 
 
@@ -221,9 +222,11 @@ def step_provision(workdir):
     try:
         env = dict(ENV, AWS_CONFIG_FILE=os.path.join(state, "aws_config"), AWS_ACCESS_KEY_ID="testing",
                    AWS_SECRET_ACCESS_KEY="testing", AWS_SHARED_CREDENTIALS_FILE=os.path.join(state, "none"))
-        argv = ["ansible-playbook", "playbooks/provision.yml", "-e", "infra_region=cn-north-1",
-                "-e", "infra_rds_password=moto-only-Passw0rd", "-e", "infra_rds_skip_final_snapshot=true",
-                "-e", "infra_outputs_file=%s" % os.path.join(workdir, "ha_airflow_infra.yml")]
+        # The same values as molecule/aws's converge (test values for moto, not secrets).
+        extra = {"infra_region": "cn-north-1", "infra_rds_password": "moto-only-Passw0rd",
+                 "infra_rds_skip_final_snapshot": True, "infra_alb_ingress_cidrs": ["198.51.100.0/24"],
+                 "infra_poll_delay": 1, "infra_outputs_file": os.path.join(workdir, "ha_airflow_infra.yml")}
+        argv = ["ansible-playbook", "playbooks/provision.yml", "-e", json.dumps(extra)]
         log("provision: first run against moto (cn-north-1)")
         first, text = timed(argv, os.path.join(workdir, "provision-1.log"), env)
         log("provision: re-run")

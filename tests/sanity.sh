@@ -26,7 +26,7 @@ pip_version=$(python3 -c 'from ansible_test._internal.python_requirements import
 from ansible_test._internal.host_configs import NativePythonConfig as N; import sys
 print(g(N(version="%d.%d" % sys.version_info[:2], path=sys.executable))["pip"])')
 mkdir -p ~/.ansible/test/cache
-cp tests/sanity/get_pip.py ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+cp tests/sanity/get_pip.py ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
 
 cd "$dest"
 py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')

@@ -6,6 +6,7 @@ packages=(
   postgresql            # integration tests: a real PostgreSQL 15 for the airflow_db/airflow_user modules
   redis-server          # integration tests and the lab's stand-in for ElastiCache
   python3-venv
+  shellcheck            # ansible-test sanity's shellcheck test (skipped when the program is missing)
 )
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-host: run as root (it installs system packages and the test bed boots machines)" >&2

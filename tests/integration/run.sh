@@ -43,6 +43,7 @@ if [ "$(id -u)" -eq 0 ]; then
   chown postgres "$pgroot"
   as_pg=(runuser -u postgres --)
 fi
+# shellcheck disable=SC2317  # cleanup runs from the trap below, which shellcheck does not follow
 cleanup() {
   "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgroot/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$pgroot"

@@ -60,6 +60,16 @@ def _options_table(options, prefix=""):
     return rows
 
 
+def _section(name, doc, options, column):
+    """One role or module: heading, descriptions, and the table of its variables or options."""
+    out = ["## `ha_airflow.aws.%s`\n" % name, _plain(doc.get("short_description", "")) + "\n"]
+    out.extend(_plain(para) + "\n" for para in doc.get("description", []) or [])
+    out.append("| %s | type | default | description |" % column)
+    out.append("|---|---|---|---|")
+    out.extend(_options_table(options))
+    return out
+
+
 def roles_doc():
     out = [HEADER.format(src="roles/*/meta/argument_specs.yml"), "# Role variables\n"]
     roles_dir = os.path.join(ROOT, "roles")
@@ -69,13 +79,7 @@ def roles_doc():
             continue
         with open(spec_path) as handle:
             spec = yaml.safe_load(handle)["argument_specs"]["main"]
-        out.append("## `ha_airflow.aws.%s`\n" % role)
-        out.append(_plain(spec.get("short_description", "")) + "\n")
-        for para in spec.get("description", []) or []:
-            out.append(_plain(para) + "\n")
-        out.append("| variable | type | default | description |")
-        out.append("|---|---|---|---|")
-        out.extend(_options_table(spec.get("options", {})))
+        out.extend(_section(role, spec, spec.get("options", {}), "variable"))
         out.append("")
     return "\n".join(out)
 
@@ -112,13 +116,7 @@ def modules_doc():
     mod_dir = os.path.join(ROOT, "plugins", "modules")
     for name in sorted(f[:-3] for f in os.listdir(mod_dir) if f.endswith(".py") and not f.startswith("_")):
         doc, options, foreign = _module_doc(os.path.join(mod_dir, name + ".py"))
-        out.append("## `ha_airflow.aws.%s`\n" % name)
-        out.append(_plain(doc.get("short_description", "")) + "\n")
-        for para in doc.get("description", []) or []:
-            out.append(_plain(para) + "\n")
-        out.append("| option | type | default | description |")
-        out.append("|---|---|---|---|")
-        out.extend(_options_table(options))
+        out.extend(_section(name, doc, options, "option"))
         if foreign:
             out.append("\nAlso takes the common options of: %s (see `ansible-doc ha_airflow.aws.%s`)."
                        % (", ".join("`%s`" % f for f in foreign), name))

@@ -20,10 +20,10 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
 setup: host venv ## everything a fresh Debian/Ubuntu machine needs (as root): system packages, venv, test-bed base
-	@tests/testbed/testbed base
+	@tools/testbed/testbed base
 
 host:
-	@tests/setup-host.sh
+	@tools/setup-host.sh
 
 venv: $(STAMP) .collections/ansible_collections/ha_airflow/aws
 
@@ -59,19 +59,19 @@ molecule: venv ## one Molecule scenario (SCENARIO=name), or all of them
 test: setup lint build sanity unit integration preflight molecule ## set up, then run every test
 
 docs: venv ## regenerate docs/roles.md and docs/modules.md from argument_specs and module DOCUMENTATION
-	@python3 tests/tools/gen_docs.py
+	@python3 tools/gen_docs.py
 
 build: venv ## the collection tarball
 	@ansible-galaxy collection build --force --output-path build/
 
 lab: setup ## the main job on a local default: HA Airflow on test-bed machines, URL printed at the end
-	@tests/lab/lab up
+	@tools/lab/lab up
 
 lab-down: venv ## remove everything 'make lab' created
-	@tests/lab/lab down
+	@tools/lab/lab down
 
 bench: setup ## measurements in one run, one table (printed, and written to build/bench/bench.md)
-	@tests/bench/bench.py
+	@tools/bench/bench.py
 
 clean: ## remove build output (not the venv or the test-bed base)
 	@rm -rf build tests/output

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Integration tests of airflow_db / airflow_user against real parts:
 #   * Airflow 2.0.2 in a Python 3.7 venv installed offline from the wheelhouse of the shipped constraints
-#     (tests/wheelhouse.sh builds it once; the venv is reused while the constraints file is unchanged),
+#     (tools/wheelhouse.sh builds it once; the venv is reused while the constraints file is unchanged),
 #   * a throwaway PostgreSQL 15 cluster (own data dir under /tmp, a free port, password auth), always stopped,
 #   * pytest driving ansible-playbook against localhost (tests/integration/test_*.py).
 # usage: tests/integration/run.sh [pytest args...]
@@ -20,7 +20,7 @@ done
 
 # --- Airflow 2.0.2 venv from the wheelhouse ---------------------------------------------------------------------
 constraints="$top/roles/airflow/files/constraints/apache-airflow-2.0.2-python3.7.txt"
-wheelhouse=$(tests/wheelhouse.sh 2.0.2 "$python37")
+wheelhouse=$(tools/wheelhouse.sh 2.0.2 "$python37")
 venv="$top/.cache/integration/airflow-2.0.2-py3.7"
 stamp="$venv/.stamp-$(sha256sum "$constraints" | cut -c1-16)"
 if [ ! -f "$stamp" ]; then

@@ -8,6 +8,6 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def test_generated_docs_are_current():
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "tools", "gen_docs.py"), "--check"],
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gen_docs.py"), "--check"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """make bench: measure the collection on this machine, in one run, and print one table (also written to a file).
 
-Measurements, never assertions on time. Each step boots its own test-bed machines (tests/testbed/testbed) and takes
+Measurements, never assertions on time. Each step boots its own test-bed machines (tools/testbed/testbed) and takes
 them down again:
 
   pip        one bare `pip install` of the pinned Airflow (constraints shipped in the collection) from the package
@@ -13,7 +13,7 @@ them down again:
   fresh-4    site.yml on four fresh Airflow hosts
   provision  playbooks/provision.yml against moto (one region): first run, re-run, and the tasks that wait
 
-usage: tests/bench/bench.py [--steps pip,fresh,failover,four,provision] [--out FILE]
+usage: tools/bench/bench.py [--steps pip,fresh,failover,four,provision] [--out FILE]
 """
 
 import argparse
@@ -116,7 +116,7 @@ class Cluster:
         with open(os.path.join(self.inventory, "hosts.json"), "w") as fh:
             json.dump(inventory, fh)
         log("%s: prepare (stand-ins, not timed)" % self.name)
-        timed(["ansible-playbook", "-i", self.inventory, "tests/testbed/standins.yml"],
+        timed(["ansible-playbook", "-i", self.inventory, "tools/testbed/standins.yml"],
               os.path.join(self.workdir, "%s-prepare.log" % self.name))
 
     def site(self, label):
@@ -216,7 +216,7 @@ def step_failover(cluster):
 
 def step_provision(workdir):
     """provision.yml against moto in cn-north-1: first run, re-run, the tasks that wait."""
-    ctl = os.path.join(ROOT, "molecule", "aws", "files", "moto_ctl.py")
+    ctl = os.path.join(ROOT, "tools", "twin", "moto_ctl.py")
     state = os.path.join(workdir, "moto")
     run([sys.executable, ctl, "start", state], stdout=subprocess.DEVNULL)
     try:

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build (once) a wheelhouse of Airflow and every pinned dependency from the constraints file the collection ships,
 # so test venvs and test-bed hosts install offline in seconds:
-#   pip install --no-index --find-links "$(tests/wheelhouse.sh)" -c <constraints> "apache-airflow[<extras>]==<ver>"
+#   pip install --no-index --find-links "$(tools/wheelhouse.sh)" -c <constraints> "apache-airflow[<extras>]==<ver>"
 #
-# usage: tests/wheelhouse.sh [AIRFLOW_VERSION] [PYTHON]
+# usage: tools/wheelhouse.sh [AIRFLOW_VERSION] [PYTHON]
 #   AIRFLOW_VERSION  default 2.0.2
 #   PYTHON           the interpreter the wheels are for (wheel tags follow it);
 #                    default ${HA_AIRFLOW_PYTHON37:-/root/.pyenv/versions/3.7.16}/bin/python3.7

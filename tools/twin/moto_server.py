@@ -37,6 +37,22 @@ def dns_suffix(region):
 # re-tags the gateway on every run.
 ec2_utils.EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"
 
+from moto.core.responses import ActionResult  # noqa: E402
+from moto.ec2.responses.security_groups import SecurityGroups as _SecurityGroupsResponse  # noqa: E402
+
+
+def _returns_true(method):
+    def wrapper(self):
+        method(self)
+        return ActionResult({"Return": True})
+    return wrapper
+
+
+# Gap: moto answers UpdateSecurityGroupRuleDescriptions{Ingress,Egress} with an empty body; AWS answers Return=true,
+# which amazon.aws.ec2_security_group reads (KeyError 'Return' when a rule only changes its description).
+for _name in ("update_security_group_rule_descriptions_ingress", "update_security_group_rule_descriptions_egress"):
+    setattr(_SecurityGroupsResponse, _name, _returns_true(getattr(_SecurityGroupsResponse, _name)))
+
 
 # --- EFS -----------------------------------------------------------------------------------------------------------
 # Gap: community.aws.efs reads and writes tags with the legacy EFS tag API (DescribeTags GET /2015-02-01/tags/{id}/,

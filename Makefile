@@ -64,7 +64,7 @@ docs: venv ## regenerate docs/roles.md and docs/modules.md from argument_specs a
 build: venv ## the collection tarball
 	@ansible-galaxy collection build --force --output-path build/
 
-lab: setup ## the main job on a local default: HA Airflow on test-bed machines, URL printed at the end
+lab: setup 
 	@tools/lab/lab up
 
 lab-down: venv ## remove everything 'make lab' created

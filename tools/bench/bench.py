@@ -105,7 +105,7 @@ class Cluster:
             os.symlink(os.path.join(ROOT, "inventories", "lab", "group_vars"), link)
         airflow = {"airflow%d" % i: {"ansible_host": self.address["airflow%d" % i]} for i in range(1, self.hosts + 1)}
         inventory = {"all": {
-            "vars": {"ansible_user": "root", "ansible_ssh_private_key_file": key, "lab_name": self.name,
+            "vars": {"ansible_user": "ec2-user", "ansible_ssh_private_key_file": key, "lab_name": self.name,
                      "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"},
             "children": {
                 "airflow": {"hosts": airflow},

@@ -64,10 +64,10 @@ docs: venv ## regenerate docs/roles.md and docs/modules.md from argument_specs a
 build: venv ## the collection tarball
 	@ansible-galaxy collection build --force --output-path build/
 
-lab: setup 
+lab: setup ## the main job on the AWS twin, no account needed: site.yml provisions, configures, verifies (AIRFLOW_VERSION=...)
 	@tools/lab/lab up
 
-lab-down: venv ## remove everything 'make lab' created
+lab-down: venv ## teardown.yml against the twin, then remove everything 'make lab' created
 	@tools/lab/lab down
 
 bench: setup ## measurements in one run, one table (printed, and written to build/bench/bench.md)

@@ -31,7 +31,13 @@ options:
       - Extra environment variables for every Airflow command and helper the module runs,
         for example C(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN) (Airflow 2.3+) or C(AIRFLOW__CORE__SQL_ALCHEMY_CONN)
         (Airflow 2.0-2.2).
-      - Values are treated as secrets and never shown in the output.
+      - The secrets among the values are never shown in the output, wherever they appear (messages, command output,
+        the module's invocation with C(-vvv)). They are the password part of every URL (C(SQL_ALCHEMY_CONN),
+        C(BROKER_URL), C(RESULT_BACKEND), C(AIRFLOW_CONN_*), ...) and the whole value of a variable whose name says
+        it holds a secret (C(*PASSWORD*), C(*SECRET*), C(*TOKEN*), C(*_KEY*) such as C(AIRFLOW__CORE__FERNET_KEY)
+        and C(AIRFLOW__WEBSERVER__SECRET_KEY)). A secret is masked however short it is.
+      - Other values (a queue name, C(AIRFLOW_HOME), numbers) are shown as given, so they never turn the output into
+        noise.
     type: dict
     default: {}
 notes:

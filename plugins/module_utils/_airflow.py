@@ -20,6 +20,8 @@ import json
 import os
 import re
 
+from urllib.parse import unquote
+
 from ansible_collections.ha_airflow.aws.plugins.module_utils._airflow_helper import HELPER_SOURCE, RESULT_MARKER
 
 # What differs between Airflow versions, newest family first. Each entry: the first version of the family, then
@@ -46,7 +48,7 @@ USERS_REMOVE_ROLE = ("users", "remove-role")
 
 HELPER_PLACEHOLDER = "<ha_airflow.aws helper>"
 MASK = "********"
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)(?!\*+@)[^@\s]+@")  # "***" is SQLAlchemy's mask already
 
 
 class AirflowError(Exception):
@@ -88,15 +90,67 @@ def sql_alchemy_conn_variable(family):
     return "AIRFLOW__%s__SQL_ALCHEMY_CONN" % family["db_section"].upper()
 
 
+# Which environment values are secrets. Only these are masked: masking every value would turn ordinary words into
+# noise (a queue called "airflow", a parallelism of "0") and, done before parsing, corrupt the helper's JSON answer.
+#   * the whole value of a variable whose name says it holds a secret (fernet key, secret key, *_PASSWORD, tokens);
+#   * the password part of any URL (connections, the broker, the result backend), whatever the variable's name.
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE|(^|_)(KEY|PASS|PWD)(_|$)|BASIC_AUTH")
+_URL_USERINFO = re.compile(r"://(?P<user>[^:/@\s]*):(?P<password>[^@\s]+)@")
+_QUERY_PASSWORD = re.compile(r"[?&](?:password|passwd|pwd|token)=(?P<password>[^&\s]+)", re.I)
+
+
+def secret_values(environment):
+    """The values of ``environment`` (name -> value) that are secrets, or contain one; see _SECRET_NAME."""
+    secrets = set()
+    for name, value in (environment or {}).items():
+        value = "" if value is None else str(value)
+        if not value or name in ("AIRFLOW_HOME", "AIRFLOW_CONFIG", "PATH"):
+            continue
+        if _SECRET_NAME.search(str(name).upper()):
+            secrets.add(value)
+        for match in list(_URL_USERINFO.finditer(value)) + list(_QUERY_PASSWORD.finditer(value)):
+            password = match.group("password")
+            secrets.update([password, unquote(password)])
+    return sorted(secret for secret in secrets if secret)
+
+
+def register_secrets(module, environment):
+    """Make Ansible's own output masking (no_log) cover exactly the secrets of ``environment``.
+
+    The ``environment`` option is ``no_log`` so that the module's invocation is never logged with it (syslog), which
+    also puts every one of its values on Ansible's masking list. Replace those values by the secrets among them:
+    ordinary values ("airflow", "0", paths) are shown as given, secrets are masked wherever they appear."""
+    secrets = secret_values(environment)
+    kept = set()
+    for name, spec in module.argument_spec.items():
+        if name != "environment" and spec.get("no_log") and module.params.get(name) not in (None, ""):
+            kept.add(str(module.params[name]))
+    ordinary = set(str(v) for v in (environment or {}).values() if v is not None) - set(secrets) - kept
+    module.no_log_values.difference_update(ordinary)
+    module.no_log_values.update(secrets)
+    return secrets
+
+
 def mask_text(text, secrets=()):
-    """Hide URL passwords and the given secret values in a text."""
+    """Hide URL passwords and the given secret values in a text (for output, after any parsing)."""
     if not text:
         return text
     text = _URL_PASSWORD.sub(r"\1" + MASK + "@", text)
-    for secret in secrets:
-        if secret and len(secret) >= 3:
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
             text = text.replace(secret, MASK)
     return text
+
+
+def mask_data(data, secrets=()):
+    """mask_text applied to every string in a structure of dicts and lists (keys are left alone)."""
+    if isinstance(data, dict):
+        return dict((key, mask_data(value, secrets)) for key, value in data.items())
+    if isinstance(data, (list, tuple)):
+        return [mask_data(value, secrets) for value in data]
+    if isinstance(data, str):
+        return mask_text(data, secrets)
+    return data
 
 
 def mask_argv(argv, secrets=()):
@@ -184,14 +238,19 @@ def interpreter_of(executable):
 
 
 class AirflowRunner(object):
-    """Runs Airflow's CLI and the helper with one environment (AIRFLOW_HOME + ``environment``)."""
+    """Runs Airflow's CLI and the helper with one environment (AIRFLOW_HOME + ``environment``).
+
+    Output is parsed as it came; only what the module returns is masked (``mask``), and only the secrets among the
+    environment's values (``secret_values``) plus any the caller adds to ``secrets``. In check mode every helper
+    request carries ``check_mode: true``: the helper then reads without importing Airflow (see _airflow_helper)."""
 
     def __init__(self, module, executable="airflow", airflow_home=None, environment=None):
         self.module = module
-        self.environment = dict((str(k), str(v)) for k, v in (environment or {}).items())
+        self.environment = dict((str(k), "" if v is None else str(v)) for k, v in (environment or {}).items())
         if airflow_home:
             self.environment["AIRFLOW_HOME"] = airflow_home
-        self.secrets = [v for k, v in self.environment.items() if k != "AIRFLOW_HOME"]
+        self.secrets = secret_values(self.environment)
+        self.check_mode = bool(getattr(module, "check_mode", False))
         self.executable = self._locate(executable)
         self.python = interpreter_of(self.executable)
         if not self.python:
@@ -220,37 +279,48 @@ class AirflowRunner(object):
     def cli(self, words):
         return [self.executable] + list(words)
 
+    def mask(self, data):
+        """``data`` (text, or dicts/lists of it) fit for output: URL passwords and the secrets masked."""
+        return mask_data(data, self.secrets)
+
+    def shown(self, argv):
+        return mask_argv(argv, self.secrets)
+
     def run(self, argv, data=None):
-        """run_command with the Airflow environment; (rc, stdout, stderr) with secrets masked."""
-        rc, out, err = self.module.run_command(argv, data=data, environ_update=self.environment,
-                                               binary_data=data is not None)
-        return rc, mask_text(out, self.secrets), mask_text(err, self.secrets)
+        """run_command with the Airflow environment: (rc, stdout, stderr) as they came, unmasked."""
+        return self.module.run_command(argv, data=data, environ_update=self.environment, binary_data=data is not None)
 
     def run_cli(self, argv, what):
         rc, out, err = self.run(argv)
         if rc != 0:
+            out, err = self.mask(out), self.mask(err)
             raise AirflowError(
                 "%s failed (rc=%d): %s" % (what, rc, tail(err or out)),
-                command=mask_argv(argv, self.secrets), rc=rc, stdout=tail(out), stderr=tail(err))
+                command=self.shown(argv), rc=rc, stdout=tail(out), stderr=tail(err))
         return out
 
     def helper(self, action, request):
-        """Run one helper action; its JSON answer. AirflowError for a failed helper or a reported error."""
+        """Run one helper action; its JSON answer, parsed before anything is masked (mask what you return).
+        AirflowError when the helper failed before answering."""
         argv = helper_argv(self.python, action)
+        if self.check_mode:
+            request = dict(request, check_mode=True)
         rc, out, err = self.run(argv, data=json.dumps(request))
         answer = parse_helper_output(out)
         if answer is None:
+            out, err = self.mask(out), self.mask(err)
             raise AirflowError(
                 "The Airflow introspection helper (%s %s) failed (rc=%d) before answering: %s"
                 % (self.python, action, rc, tail(err or out)),
-                command=mask_argv(argv, self.secrets), rc=rc, stdout=tail(out), stderr=tail(err))
+                command=self.shown(argv), rc=rc, stdout=tail(out), stderr=tail(err))
         return answer
 
     def version(self):
         """(version string, VERSION_FAMILIES entry) of the Airflow found."""
         answer = self.helper("version", {})
         if "error" in answer:
-            raise AirflowError("Cannot import the Airflow at %s: %s" % (self.executable, answer["error"]["message"]),
+            raise AirflowError("Cannot import the Airflow at %s: %s"
+                               % (self.executable, self.mask(answer["error"]["message"])),
                                error_kind=answer["error"]["kind"])
         return answer["airflow_version"], family_for(parse_version(answer["airflow_version"]))
 

@@ -27,20 +27,39 @@ options:
   lock_timeout:
     description:
       - Seconds to wait for another host's migration (the database lock) before failing.
+      - The wait is also bounded by O(timeout).
     type: int
     default: 600
+  timeout:
+    description:
+      - Seconds the whole migration step may take, the wait for the lock included. Reading the database is bounded
+        by it too.
+      - A C(db init), C(db upgrade) or C(db migrate) still running then is stopped and the module fails, saying
+        what hung and what to check. A migration that hangs usually waits for a lock that another session holds
+        (a scheduler, webserver or worker still running against the database).
+      - Raise it for a very large database whose migration legitimately takes longer.
+    type: int
+    default: 1800
+    version_added: 0.2.0
 extends_documentation_fragment:
   - ha_airflow.aws.airflow
 attributes:
   check_mode:
     support: full
-    description: Reports the state, the revisions and the command that would run; changes nothing.
+    description:
+      - Reports the state, the revisions and the command that would run; changes nothing, files included.
+      - Airflow is not imported (importing Airflow 2.0.x writes C(airflow.cfg) and C(webserver_config.py) into
+        E(AIRFLOW_HOME) when they are missing). The schema revision is read with plain SQL in a read-only session on
+        the connection Airflow would use (O(environment), then C(airflow.cfg)); the installed Airflow's migration
+        heads are read from its migration scripts as text.
   diff_mode:
     support: none
     description: Returns the revisions instead of a diff.
 notes:
   - SQLite has no cross-host lock; it only serves a single host, where the lock is not needed.
   - C(changed) is true only when the schema revision changed.
+  - Alembic runs each migration step in its own transaction, so a migration stopped at O(timeout) leaves the schema
+    at the last step that finished; running the module again continues from there.
 """
 
 EXAMPLES = r"""
@@ -57,6 +76,7 @@ EXAMPLES = r"""
     environment:
       AIRFLOW__CORE__SQL_ALCHEMY_CONN: "postgresql+psycopg2://airflow:{{ vault_airflow_db_password }}@db.internal:5432/airflow"
     lock_timeout: 900
+    timeout: 3600
   register: airflow__db
 
 - name: Show what happened
@@ -132,8 +152,8 @@ from ansible_collections.ha_airflow.aws.plugins.module_utils._airflow import (
     airflow_argument_spec,
     db_argv,
     family_for,
-    mask_argv,
     parse_version,
+    register_secrets,
     sql_alchemy_conn_variable,
     tail,
 )
@@ -143,13 +163,17 @@ class AirflowDbError(AirflowError):
     """Any failure of this module; main() turns it into fail_json."""
 
 
+LOCK_QUERY = ("see who holds locks with SELECT pid, usename, application_name, state, wait_event_type, "
+              "left(query, 60) FROM pg_stat_activity WHERE datname = current_database(); and pg_locks")
+
+
 def _revision(revisions):
     return ",".join(revisions) if revisions else None
 
 
-def database_error(answer, airflow_home):
-    """An actionable message for an error the helper reported."""
-    kind, message = answer["error"].get("kind"), answer["error"].get("message", "")
+def database_error(answer, airflow_home, runner):
+    """An actionable message for an error the helper reported (masked for output)."""
+    kind, message = answer["error"].get("kind"), runner.mask(answer["error"].get("message", ""))
     try:
         variable = sql_alchemy_conn_variable(family_for(parse_version(answer.get("airflow_version"))))
     except AirflowError:
@@ -163,12 +187,30 @@ def database_error(answer, airflow_home):
                 "database's grants (pg_hba.conf)." % where,
         "no_database": "The metadata database does not exist. Create it (community.postgresql.postgresql_db) "
                        "or fix its name in %s." % where,
-        "lock_timeout": "Another host's migration held the lock too long. Raise lock_timeout, or check for a "
-                        "stuck 'airflow db' process.",
+        "lock_timeout": "Another host's migration held the lock too long. Raise lock_timeout (and timeout), or "
+                        "look for a stuck 'airflow db' process on the other hosts (%s)." % LOCK_QUERY,
+        "timeout": "The migration step hung past timeout and was stopped. The database stopped answering, or a "
+                   "statement waits for a lock another session holds: %s." % LOCK_QUERY,
+        "check_mode": "Check mode reads the database without starting Airflow and could not. Run without check "
+                      "mode, or give the connection in the environment option.",
         "import": "The Airflow installation is broken. Reinstall it with the collection's constraints file.",
     }
     return AirflowDbError("%s (%s: %s)" % (hints.get(kind, "Reading the metadata database failed."), kind, message),
                           error_kind=kind, airflow_version=answer.get("airflow_version"))
+
+
+def migration_timeout_error(error, timeout, runner, result):
+    """The migration command ran past ``timeout`` and the helper stopped it."""
+    command = runner.shown(error.get("command") or [])
+    result = dict(result, command=command, stdout=runner.mask(tail(error.get("stdout"))),
+                  stderr=runner.mask(tail(error.get("stderr"))))
+    return AirflowDbError(
+        "%s did not finish within %d s (option timeout) and was stopped. A migration that hangs usually waits for "
+        "a lock another session holds: stop the Airflow scheduler, webserver and workers that use this database, "
+        "and %s. Then run again (the steps that finished are kept), or raise timeout for a very large database. "
+        "Last output: %s" % (" ".join(command), timeout, LOCK_QUERY,
+                             tail(result["stderr"] or result["stdout"], 500) or "(none)"),
+        error_kind="migration_timeout", **result)
 
 
 def ahead_error(result):
@@ -181,15 +223,18 @@ def ahead_error(result):
 def ensure_schema(module, runner):
     """The whole job; returns the result dict or raises AirflowDbError."""
     home = module.params["airflow_home"]
-    info = runner.helper("db_inspect", {})
+    if module.params["timeout"] < 1 or module.params["lock_timeout"] < 0:
+        raise AirflowDbError("timeout must be 1 second or more and lock_timeout 0 or more (got %d and %d)."
+                             % (module.params["timeout"], module.params["lock_timeout"]), error_kind="parameters")
+    info = runner.helper("db_inspect", dict(timeout=module.params["timeout"]))
     if "error" in info:
-        raise database_error(info, home)
+        raise database_error(info, home, runner)
     family = family_for(parse_version(info["airflow_version"]))
     result = dict(
         changed=False, airflow_version=info["airflow_version"], version_family=family["family"],
         state=info["state"], revision_before=_revision(info["current"]), revision_after=_revision(info["current"]),
         head_revision=_revision(info["heads"]), command=[],
-        database=dict(dialect=info["dialect"], url=info["url"]))
+        database=dict(dialect=info["dialect"], url=runner.mask(info["url"])))
     if info["state"] == "ahead":
         raise ahead_error(result)
     if info["state"] == "current":
@@ -197,27 +242,29 @@ def ensure_schema(module, runner):
 
     command = db_argv(runner.executable, family, info["state"])
     if module.check_mode:
-        result.update(changed=True, revision_after=result["head_revision"], command=mask_argv(command, runner.secrets))
+        result.update(changed=True, revision_after=result["head_revision"], command=runner.shown(command))
         return result
 
     answer = runner.helper("db_migrate", dict(
-        lock_timeout=module.params["lock_timeout"],
+        lock_timeout=module.params["lock_timeout"], timeout=module.params["timeout"],
         commands=dict(empty=db_argv(runner.executable, family, "empty"),
                       behind=db_argv(runner.executable, family, "behind"))))
+    if "error" in answer and answer["error"].get("kind") == "migration_timeout":
+        raise migration_timeout_error(answer["error"], module.params["timeout"], runner, result)
     if "error" in answer:
-        raise database_error(answer, home)
+        raise database_error(answer, home, runner)
     ran = answer.get("command") or []
     after = answer["after"]
     result.update(
         revision_before=_revision(answer["before"]["current"]), revision_after=_revision(after["current"]),
-        command=mask_argv(ran, runner.secrets), lock_waited=answer.get("lock_waited"))
+        command=runner.shown(ran), lock_waited=answer.get("lock_waited"))
     if answer["before"]["state"] == "ahead":  # a newer Airflow on another host migrated while this one waited
         raise ahead_error(result)
     result["changed"] = result["revision_before"] != result["revision_after"]
     if ran:
-        result.update(stdout=tail(answer.get("stdout")), stderr=tail(answer.get("stderr")))
+        result.update(stdout=runner.mask(tail(answer.get("stdout"))), stderr=runner.mask(tail(answer.get("stderr"))))
     if ran and answer.get("rc") != 0:
-        output = tail(answer.get("stderr") or answer.get("stdout"), 1500)
+        output = runner.mask(tail(answer.get("stderr") or answer.get("stdout"), 1500))
         raise AirflowDbError("%s failed (rc=%s): %s" % (" ".join(result["command"]), answer.get("rc"), output),
                              error_kind="command", **result)
     if after["state"] != "current":
@@ -231,8 +278,9 @@ def ensure_schema(module, runner):
 
 def main():
     argument_spec = airflow_argument_spec()
-    argument_spec.update(lock_timeout=dict(type="int", default=600))
+    argument_spec.update(lock_timeout=dict(type="int", default=600), timeout=dict(type="int", default=1800))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    register_secrets(module, module.params["environment"])
     try:
         runner = AirflowRunner(module, module.params["airflow_executable"], module.params["airflow_home"],
                                module.params["environment"])

@@ -65,7 +65,13 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reads the user and reports the actions that would run; changes nothing.
+    description:
+      - Reads the user and reports the actions that would run; changes nothing, in the database or on disk.
+      - The webserver's app is not started, so Flask-AppBuilder does not sync roles and permissions, and Airflow is
+        not imported, so it writes no C(airflow.cfg) or C(webserver_config.py). The user and the roles are read with
+        plain SQL (tables C(ab_user), C(ab_role), C(ab_user_role)) in a read-only session. The roles Airflow creates
+        when its security manager first starts (Admin, Op, User, Viewer, Public) count as existing, because the real
+        run starts it.
   diff_mode:
     support: full
     description: Before and after of the user's fields and roles; a password change shows as C(password_changed).
@@ -143,7 +149,7 @@ from ansible_collections.ha_airflow.aws.plugins.module_utils._airflow import (
     AirflowRunner,
     airflow_argument_spec,
     helper_argv,
-    mask_argv,
+    register_secrets,
     user_add_role_argv,
     user_create_argv,
     user_delete_argv,
@@ -225,7 +231,7 @@ def manage_user(module, runner):
         raise AirflowUserError(
             "Reading users through Airflow's security manager failed (%s): %s. Check the database connection "
             "(airflow_db must have run first) and airflow_home/environment."
-            % (current["error"]["kind"], current["error"]["message"]), error_kind=current["error"]["kind"])
+            % (current["error"]["kind"], runner.mask(current["error"]["message"])), error_kind=current["error"]["kind"])
 
     steps = plan(params, current, current["roles"])
     username, exe = params["username"], runner.executable
@@ -244,7 +250,7 @@ def manage_user(module, runner):
             commands.append(helper_argv(runner.python, "user_update"))
 
     result = dict(changed=bool(steps), airflow_version=version, actions=[s[0] for s in steps],
-                  commands=[mask_argv(c, runner.secrets) for c in commands],
+                  commands=[runner.shown(c) for c in commands],
                   user=expected_user(params, current, steps))
     if module._diff:
         before = current["user"]
@@ -263,7 +269,7 @@ def manage_user(module, runner):
             answer = runner.helper("user_update", request)
             if "error" in answer:
                 raise AirflowUserError("%s of user %r failed (%s): %s" % (action, username, answer["error"]["kind"],
-                                                                          answer["error"]["message"]),
+                                                                          runner.mask(answer["error"]["message"])),
                                        actions=result["actions"], commands=result["commands"])
         else:
             runner.run_cli(argv, "%s of user %r" % (action, username))
@@ -288,6 +294,7 @@ def main():
         update_password=dict(type="str", default="always", choices=["always", "on_create"], no_log=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    register_secrets(module, module.params["environment"])
     try:
         validate(module.params)
         runner = AirflowRunner(module, module.params["airflow_executable"], module.params["airflow_home"],

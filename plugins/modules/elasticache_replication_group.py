@@ -18,11 +18,21 @@ description:
     and one or more replicas, optionally spread over Availability Zones with Multi-AZ and automatic failover.
   - This is the shape Celery needs for its broker. Neither C(amazon.aws) nor C(community.aws) manages
     replication groups; M(community.aws.elasticache) manages single cache clusters only.
-  - Idempotent. In check mode the module only describes the group and reports what it would change.
+  - Idempotent. In check mode the module only describes the group and reports what it would change, in the same
+    C(changes) list a real run returns.
+  - On an existing group it compares, and changes with C(ModifyReplicationGroup), the description, node type,
+    automatic failover, Multi-AZ, snapshot retention, the security groups, the parameter group and the engine
+    version (upgrades only). It reads the security groups, parameter group and engine version from the group's
+    first member cluster.
+  - A modification ElastiCache already has pending (asked for with O(apply_immediately=false) and waiting for the
+    maintenance window, or being applied) counts as done and is not requested again.
   - Settings that ElastiCache fixes at creation (subnet group, port, encryption at rest, KMS key, transit
-    encryption and AUTH token) are used when the group is created; when an existing group differs the module
+    encryption) are used when the group is created; when an existing group differs the module
     warns instead of replacing the group.
-  - The AUTH token is write-only in the ElastiCache API, so the module never compares or rotates it.
+  - The AUTH token is write-only in the ElastiCache API, so it cannot be compared. It is used at creation, and sent
+    to an existing group only when O(update_auth_token=always), with O(auth_token_update_strategy).
+  - A group in C(create-failed) fails the task at once, with the reason from the group's events, instead of
+    waiting until O(wait_timeout).
 author:
   - ha_airflow maintainers (@ha-airflow)
 options:
@@ -51,7 +61,10 @@ options:
     default: redis
   engine_version:
     description:
-      - The engine version, for example C(7.1). Used at creation; ElastiCache picks its default when omitted.
+      - The engine version, for example C(7.1). ElastiCache picks its default at creation when omitted.
+      - On an existing group the engine is upgraded when it runs an older version than this one. A version given
+        with fewer parts matches every version that starts with it (C(7.1) matches C(7.1.0)), and a running version
+        newer than this one is left alone, since ElastiCache cannot downgrade.
     type: str
   cache_node_type:
     description:
@@ -84,12 +97,14 @@ options:
     type: str
   security_group_ids:
     description:
-      - VPC security group ids for the nodes. Used at creation.
+      - VPC security group ids for the nodes.
+      - An existing group whose nodes have other security groups gets exactly these.
     type: list
     elements: str
   cache_parameter_group:
     description:
-      - The cache parameter group. Used at creation; the engine default when omitted.
+      - The cache parameter group; the engine default at creation when omitted.
+      - An existing group with another parameter group gets this one. Omitted, the group's is left alone.
     type: str
   port:
     description:
@@ -112,13 +127,42 @@ options:
     default: false
   auth_token:
     description:
-      - The Redis AUTH token, 16 to 128 printable characters. Requires I(transit_encryption=true).
-      - Used at creation and never returned or logged.
+      - The Redis AUTH token. Requires I(transit_encryption=true).
+      - ElastiCache accepts 16 to 128 characters, and of the non-alphanumeric characters only C(!), C(&), C(#),
+        C($), C(^), C(<), C(>) and C(-) (so no C(@), C("), C(/), C(%) or spaces). Any other token is rejected
+        before a call is made.
+      - Used at creation, and on an existing group only with O(update_auth_token=always). Never returned or logged.
+      - Clients put it in the broker URL URL-encoded (C(&), C(#), C($), C(^), C(<), C(>) need it).
     type: str
+  update_auth_token:
+    description:
+      - V(on_create) uses O(auth_token) only when creating the group.
+      - V(always) sends O(auth_token) to an existing group with O(auth_token_update_strategy) on every run (the token
+        is write-only, so it cannot be compared, and the task reports a change each time). Use it for the runs of a
+        rotation only (see the notes), then set it back. An update already pending is not requested again.
+    type: str
+    choices: [on_create, always]
+    default: on_create
+    version_added: 0.2.0
+  auth_token_update_strategy:
+    description:
+      - How an O(update_auth_token=always) run changes the token.
+      - V(rotate) adds O(auth_token) and keeps the current token valid too, so clients using either connect.
+      - V(set) makes O(auth_token) the only valid token. ElastiCache allows it only after a V(rotate).
+    type: str
+    choices: [rotate, set]
+    default: rotate
+    version_added: 0.2.0
   snapshot_retention_limit:
     description:
       - Days automatic snapshots are kept; C(0) turns them off.
     type: int
+  final_snapshot_identifier:
+    description:
+      - With I(state=absent), the name of a snapshot ElastiCache takes of the group before deleting it.
+      - Omitted, the group is deleted without a final snapshot.
+    type: str
+    version_added: 0.2.0
   apply_immediately:
     description:
       - Apply modifications now instead of in the next maintenance window.
@@ -127,6 +171,8 @@ options:
   wait:
     description:
       - Wait until the group is C(available) after creating or modifying it, or gone after deleting it.
+      - After a modification with O(apply_immediately=true) the wait also lasts until ElastiCache has no
+        modification pending, then the group is described again, so the returned state is the final one.
     type: bool
     default: true
   wait_timeout:
@@ -134,6 +180,14 @@ options:
       - How many seconds to wait.
     type: int
     default: 1800
+notes:
+  - "Rotating the AUTH token without downtime takes three runs, because the broker URL on the Airflow hosts and
+    the token on the server must change together: (1) run with the new O(auth_token), O(update_auth_token=always)
+    and O(auth_token_update_strategy=rotate): both tokens are now valid; (2) roll the new token out to every client
+    (for this collection, run the airflow role with the new C(airflow_redis_password), which rewrites the broker
+    URL and restarts the services; hosts still on the old token keep working meanwhile); (3) run again with
+    O(auth_token_update_strategy=set): only the new token is valid. Then go back to O(update_auth_token=on_create)."
+  - Each entry of C(changes) names an ElastiCache API parameter; the token itself never appears in it.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -164,10 +218,29 @@ EXAMPLES = r"""
     cache_subnet_group: airflow-redis
     wait: false
 
-- name: Delete the replication group
+- name: Rotate the AUTH token, step 1 of 3 - the new token is valid beside the old one
+  ha_airflow.aws.elasticache_replication_group:
+    replication_group_id: airflow-redis
+    transit_encryption: true
+    auth_token: "{{ vault_redis_auth_token_new }}"
+    update_auth_token: always
+    auth_token_update_strategy: rotate
+
+# Step 2 of 3: give every client the new token (the airflow role with airflow_redis_password set to it).
+
+- name: Rotate the AUTH token, step 3 of 3 - only the new token is valid
+  ha_airflow.aws.elasticache_replication_group:
+    replication_group_id: airflow-redis
+    transit_encryption: true
+    auth_token: "{{ vault_redis_auth_token_new }}"
+    update_auth_token: always
+    auth_token_update_strategy: set
+
+- name: Delete the replication group, with a final snapshot
   ha_airflow.aws.elasticache_replication_group:
     replication_group_id: airflow-redis
     state: absent
+    final_snapshot_identifier: airflow-redis-final
 """
 
 RETURN = r"""
@@ -207,6 +280,24 @@ replication_group:
     auth_token_enabled:
       description: Whether an AUTH token is set.
       type: bool
+    pending_modified_values:
+      description: Modifications ElastiCache has not applied yet (for example C(auth_token_status)).
+      type: dict
+    engine_version:
+      description: The engine version of the group's nodes (read from its first member cluster).
+      type: str
+      sample: 7.1.0
+      version_added: 0.2.0
+    cache_parameter_group:
+      description: The parameter group of the group's nodes.
+      type: str
+      sample: default.redis7
+      version_added: 0.2.0
+    security_group_ids:
+      description: The VPC security groups of the group's nodes, sorted.
+      type: list
+      elements: str
+      version_added: 0.2.0
     tags:
       description: The group's tags.
       type: dict
@@ -221,10 +312,32 @@ reader_endpoint:
   type: dict
   sample: {"address": "replica.airflow-redis.abc123.cnn1.cache.amazonaws.com.cn", "port": 6379}
 changes:
-  description: The ElastiCache parameters the module changed or, in check mode, would change.
+  description:
+    - What the module changed or, in check mode, would change; empty when nothing differs. The same shape in every
+      case (create, modify, tags, AUTH token, delete, check mode).
+    - Each entry names the ElastiCache API parameter (C(setting)) with its value before and after. On create,
+      C(before) is null. C(Tags) has the tags as a dict. C(AuthToken) never shows the token, and comes with an
+      C(AuthTokenUpdateStrategy) entry (C(ROTATE) or C(SET)). A delete is C(ReplicationGroup) from its status to
+      C(deleted), plus C(FinalSnapshotIdentifier) when a final snapshot is taken.
+    - Changed from a dict in 0.2.0.
   returned: always
-  type: dict
-  sample: {"CacheNodeType": "cache.t3.medium"}
+  type: list
+  elements: dict
+  contains:
+    setting:
+      description: The ElastiCache API parameter.
+      type: str
+      sample: SecurityGroupIds
+    before:
+      description: The value before (null when creating); the value a pending modification will set, if any.
+      type: raw
+      sample: [sg-0aaa]
+    after:
+      description: The value after.
+      type: raw
+      sample: [sg-0bbb]
+  sample: [{"setting": "EngineVersion", "before": "7.0.7", "after": "7.1"},
+           {"setting": "Tags", "before": {}, "after": {"ha_airflow_cluster": "airflow"}}]
 """
 
 import re
@@ -235,11 +348,15 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import BUSY_STATES
+from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import FAILED_STATES
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import AnsibleElastiCacheError
+from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import ReplicationGroupFailed
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import add_tags
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import create_replication_group
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import delete_replication_group
+from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import describe_cache_cluster
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import describe_replication_group
+from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import failure_message
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import list_tags
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import member_count
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import modify_replication_group
@@ -249,6 +366,14 @@ from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import 
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import wait_for_replication_group
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+# ElastiCache's AUTH token: 16 to 128 printable ASCII characters, and the only non-alphanumeric ones allowed are
+# ! & # $ ^ < > - (AWS ElastiCache user guide, "Authenticating with the Valkey and Redis OSS AUTH command").
+AUTH_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9!&#$^<>-]{16,128}$")
+AUTH_TOKEN_RULE = ("16 to 128 characters, only letters, digits and the special characters ! & # $ ^ < > - "
+                   "(no @, \", /, %, spaces or other punctuation)")
+# How the write-only token appears in ``changes``.
+TOKEN_BEFORE = "(write-only)"
+TOKEN_AFTER = "(new token, not shown)"
 
 
 class ParameterError(Exception):
@@ -264,7 +389,15 @@ def validate_params(params):
             "starting with a letter and not ending with a hyphen" % group_id
         )
     if params["state"] == "absent":
+        snapshot = params["final_snapshot_identifier"]
+        if snapshot is not None and (len(snapshot) > 255 or not re.match(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*$",
+                                                                         snapshot)):
+            raise ParameterError(
+                "final_snapshot_identifier %r is invalid: use letters, digits and single hyphens, starting with a "
+                "letter and not ending with a hyphen" % snapshot)
         return
+    if params["final_snapshot_identifier"] is not None:
+        raise ParameterError("final_snapshot_identifier is used when deleting (state=absent) only")
     if params["num_cache_clusters"] < 1 or params["num_cache_clusters"] > 6:
         raise ParameterError("num_cache_clusters must be between 1 and 6 (one primary and up to five replicas)")
     if params["multi_az"] and not params["automatic_failover"]:
@@ -274,13 +407,20 @@ def validate_params(params):
     if params["auth_token"] is not None:
         if not params["transit_encryption"]:
             raise ParameterError("auth_token requires transit_encryption=true")
-        if not 16 <= len(params["auth_token"]) <= 128:
-            raise ParameterError("auth_token must be 16 to 128 characters long")
-        if re.search(r"[\s\"'/@]", params["auth_token"]):
-            raise ParameterError("auth_token may not contain spaces, quotes, '/' or '@'")
+        if not AUTH_TOKEN_PATTERN.match(params["auth_token"]):
+            # never echo the token: say which rule it breaks
+            raise ParameterError("auth_token breaks ElastiCache's rule for AUTH tokens (it has %d characters): %s"
+                                 % (len(params["auth_token"]), AUTH_TOKEN_RULE))
+    elif params["update_auth_token"] == "always":
+        raise ParameterError("update_auth_token=always needs auth_token (the new token)")
     azs = params["preferred_cache_cluster_azs"]
     if azs and len(azs) != params["num_cache_clusters"]:
         raise ParameterError("preferred_cache_cluster_azs must name one AZ per node (num_cache_clusters)")
+
+
+def change(setting, before, after):
+    """One entry of ``changes``: the same shape in every code path."""
+    return dict(setting=setting, before=before, after=after)
 
 
 def build_create_params(params):
@@ -312,24 +452,107 @@ def build_create_params(params):
     return request
 
 
+def creation_changes(request):
+    changes = []
+    for key, value in request.items():
+        if key == "AuthToken":
+            changes.append(change(key, None, TOKEN_AFTER))
+        elif key == "Tags":
+            changes.append(change(key, None, dict((t["Key"], t["Value"]) for t in value)))
+        else:
+            changes.append(change(key, None, value))
+    return changes
+
+
 def _enabled(value):
     return str(value).lower() in ("enabled", "enabling")
 
 
-def compute_modifications(group, params):
-    """The ModifyReplicationGroup arguments that bring ``group`` to ``params``; empty when it already matches."""
-    changes = {}
-    if params["description"] != group.get("Description"):
-        changes["ReplicationGroupDescription"] = params["description"]
-    if params["cache_node_type"] and params["cache_node_type"] != group.get("CacheNodeType"):
-        changes["CacheNodeType"] = params["cache_node_type"]
-    if params["automatic_failover"] != _enabled(group.get("AutomaticFailover")):
-        changes["AutomaticFailoverEnabled"] = params["automatic_failover"]
-    if params["multi_az"] != _enabled(group.get("MultiAZ")):
-        changes["MultiAZEnabled"] = params["multi_az"]
-    if params["snapshot_retention_limit"] is not None and params["snapshot_retention_limit"] != group.get("SnapshotRetentionLimit"):
-        changes["SnapshotRetentionLimit"] = params["snapshot_retention_limit"]
-    return changes
+def version_parts(text):
+    """"7.1" -> [7, 1]; "6.x" -> [6] (x matches any); "" -> []."""
+    parts = []
+    for part in str(text or "").split("."):
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return parts
+
+
+def engine_upgrade_needed(running, requested):
+    """True only when ``requested`` is newer than ``running`` on the components it names: 7.1.0 satisfies "7.1" and
+    "7.0"; a running version above the request is never downgraded."""
+    wanted, have = version_parts(requested), version_parts(running)
+    if not wanted or not have:
+        return False
+    return have[:len(wanted)] < wanted
+
+
+def current_settings(group, cluster):
+    """The settings ModifyReplicationGroup can change, as they are or, where a modification is already pending (for
+    the next maintenance window, or being applied), as they will be."""
+    group_pending = group.get("PendingModifiedValues") or {}
+    cluster_pending = (cluster or {}).get("PendingModifiedValues") or {}
+    current = {
+        "ReplicationGroupDescription": group.get("Description"),
+        "CacheNodeType": cluster_pending.get("CacheNodeType") or group.get("CacheNodeType"),
+        "AutomaticFailoverEnabled": _enabled(group_pending.get("AutomaticFailoverStatus")
+                                             or group.get("AutomaticFailover")),
+        "MultiAZEnabled": _enabled(group.get("MultiAZ")),
+        "SnapshotRetentionLimit": group.get("SnapshotRetentionLimit"),
+    }
+    if cluster is not None:
+        current["SecurityGroupIds"] = sorted(sg["SecurityGroupId"] for sg in cluster.get("SecurityGroups") or [])
+        current["CacheParameterGroupName"] = (cluster.get("CacheParameterGroup") or {}).get("CacheParameterGroupName")
+        current["EngineVersion"] = cluster_pending.get("EngineVersion") or cluster.get("EngineVersion")
+    return current
+
+
+def compute_modifications(group, cluster, params):
+    """``changes`` entries that bring ``group`` (and its member ``cluster``; None when unreadable) to ``params``;
+    each entry's setting is a ModifyReplicationGroup parameter and its after the value to send."""
+    current = current_settings(group, cluster)
+    wanted = []
+    if params["description"] != current["ReplicationGroupDescription"]:
+        wanted.append(("ReplicationGroupDescription", params["description"]))
+    if params["cache_node_type"] and params["cache_node_type"] != current["CacheNodeType"]:
+        wanted.append(("CacheNodeType", params["cache_node_type"]))
+    if params["automatic_failover"] != current["AutomaticFailoverEnabled"]:
+        wanted.append(("AutomaticFailoverEnabled", params["automatic_failover"]))
+    if params["multi_az"] != current["MultiAZEnabled"]:
+        wanted.append(("MultiAZEnabled", params["multi_az"]))
+    if (params["snapshot_retention_limit"] is not None
+            and params["snapshot_retention_limit"] != current["SnapshotRetentionLimit"]):
+        wanted.append(("SnapshotRetentionLimit", params["snapshot_retention_limit"]))
+    if cluster is not None:
+        if (params["security_group_ids"] is not None
+                and sorted(set(params["security_group_ids"])) != current["SecurityGroupIds"]):
+            wanted.append(("SecurityGroupIds", sorted(set(params["security_group_ids"]))))
+        if params["cache_parameter_group"] and params["cache_parameter_group"] != current["CacheParameterGroupName"]:
+            wanted.append(("CacheParameterGroupName", params["cache_parameter_group"]))
+        if params["engine_version"] and engine_upgrade_needed(current["EngineVersion"], params["engine_version"]):
+            wanted.append(("EngineVersion", params["engine_version"]))
+    return [change(setting, current.get(setting), after) for setting, after in wanted]
+
+
+def auth_token_modification(module, group, params):
+    """The ``changes`` entries for a token update (update_auth_token=always), or none. The token is write-only:
+    it cannot be compared, so it is sent whenever asked for, unless an update is already pending."""
+    if params["auth_token"] is None or params["update_auth_token"] != "always":
+        return []
+    pending = (group.get("PendingModifiedValues") or {}).get("AuthTokenStatus")
+    if pending:
+        module.warn("replication group %s already has an AUTH token update pending (%s); it is not requested again. "
+                    "Run again once the group is available." % (params["replication_group_id"], pending))
+        return []
+    return [change("AuthToken", TOKEN_BEFORE, TOKEN_AFTER),
+            change("AuthTokenUpdateStrategy", None, params["auth_token_update_strategy"].upper())]
+
+
+def modify_request(changes, params):
+    request = dict(ReplicationGroupId=params["replication_group_id"], ApplyImmediately=params["apply_immediately"])
+    for entry in changes:
+        request[entry["setting"]] = params["auth_token"] if entry["setting"] == "AuthToken" else entry["after"]
+    return request
 
 
 def creation_drift(group, params):
@@ -347,12 +570,27 @@ def creation_drift(group, params):
     return warnings
 
 
-def format_group(group, tags):
+def first_member(client, module, group):
+    """The group's first member cluster, or None (with a warning) when it cannot be read."""
+    members = group.get("MemberClusters") or []
+    cluster = describe_cache_cluster(client, members[0]) if members else None
+    if cluster is None:
+        module.warn("cannot read member cluster %s of replication group %s: security groups, parameter group and "
+                    "engine version were not compared" % (members[0] if members else "(none)",
+                                                          group.get("ReplicationGroupId")))
+    return cluster
+
+
+def format_group(group, tags, cluster=None):
     if not group:
         return {}
     result = camel_dict_to_snake_dict(group)
     result["arn"] = group.get("ARN")
     result["tags"] = tags
+    if cluster is not None:
+        result["engine_version"] = cluster.get("EngineVersion")
+        result["cache_parameter_group"] = (cluster.get("CacheParameterGroup") or {}).get("CacheParameterGroupName")
+        result["security_group_ids"] = sorted(sg["SecurityGroupId"] for sg in cluster.get("SecurityGroups") or [])
     return result
 
 
@@ -361,76 +599,87 @@ def endpoint_dict(address_port):
     return {"address": address, "port": port} if address else None
 
 
-def wait_if(module, client, waiter_name, params):
-    if params["wait"] and not module.check_mode:
-        wait_for_replication_group(client, waiter_name, params["replication_group_id"], params["wait_timeout"])
+def wait_available(client, params, settled=False):
+    return wait_for_replication_group(client, params["replication_group_id"], "available", params["wait_timeout"],
+                                      settled=settled)
 
 
 def ensure_absent(module, client, params):
     group = describe_replication_group(client, params["replication_group_id"])
     if group is None:
-        return dict(changed=False, replication_group={}, changes={})
-    changed = False
+        return dict(changed=False, replication_group={}, changes=[])
+    changes = []
     if group.get("Status") != "deleting":
-        changed = True
+        changes.append(change("ReplicationGroup", group.get("Status"), "deleted"))
+        if params["final_snapshot_identifier"]:
+            changes.append(change("FinalSnapshotIdentifier", None, params["final_snapshot_identifier"]))
         if not module.check_mode:
-            if group.get("Status") in BUSY_STATES and params["wait"]:
-                wait_for_replication_group(client, "replication_group_available", params["replication_group_id"], params["wait_timeout"])
-            delete_replication_group(client, params["replication_group_id"])
-    wait_if(module, client, "replication_group_deleted", params)
-    return dict(changed=changed, replication_group={}, changes={"Delete": True} if changed else {})
+            if group.get("Status") in BUSY_STATES:
+                wait_available(client, params)
+            delete_replication_group(client, params["replication_group_id"], params["final_snapshot_identifier"])
+    if params["wait"] and not module.check_mode:
+        wait_for_replication_group(client, params["replication_group_id"], "deleted", params["wait_timeout"])
+    return dict(changed=bool(changes), replication_group={}, changes=changes)
 
 
-def ensure_tags(module, client, arn, params):
-    if params["tags"] is None:
-        return False, list_tags(client, arn)
+def tag_changes(module, client, arn, params):
+    """(``changes`` entries, tags to add, keys to remove, current tags)."""
     current = list_tags(client, arn)
+    if params["tags"] is None:
+        return [], {}, [], current
     to_add, to_remove = compare_aws_tags(current, params["tags"], purge_tags=params["purge_tags"])
     if not to_add and not to_remove:
-        return False, current
-    if not module.check_mode:
-        if to_remove:
-            remove_tags(client, arn, to_remove)
-        if to_add:
-            add_tags(client, arn, to_add)
+        return [], {}, [], current
     desired = dict((k, v) for k, v in current.items() if k not in to_remove)
     desired.update(to_add)
-    return True, desired
+    return [change("Tags", current, desired)], to_add, to_remove, current
 
 
 def ensure_present(module, client, params):
     group = describe_replication_group(client, params["replication_group_id"])
-    changes = {}
-    changed = False
     if group is None:
         request = build_create_params(params)
-        changes = dict((k, v) for k, v in request.items() if k != "AuthToken")
-        changed = True
+        changes = creation_changes(request)
         if module.check_mode:
             return dict(changed=True, replication_group={}, changes=changes)
         group = create_replication_group(client, **request)
-        wait_if(module, client, "replication_group_available", params)
+        if params["wait"]:
+            group = wait_available(client, params)
         tags = dict(params["tags"] or {})
-    else:
-        for warning in creation_drift(group, params):
-            module.warn(warning)
-        changes = compute_modifications(group, params)
-        if changes:
-            changed = True
-            if not module.check_mode:
-                if group.get("Status") in BUSY_STATES and params["wait"]:
-                    wait_for_replication_group(client, "replication_group_available", params["replication_group_id"], params["wait_timeout"])
-                group = modify_replication_group(
-                    client, ReplicationGroupId=params["replication_group_id"], ApplyImmediately=params["apply_immediately"], **changes
-                )
-                wait_if(module, client, "replication_group_available", params)
-        tags_changed, tags = ensure_tags(module, client, group.get("ARN"), params)
-        if tags_changed:
-            changed = True
-            changes["Tags"] = tags
-    if params["wait"] and not module.check_mode:
-        group = describe_replication_group(client, params["replication_group_id"]) or group
-    result = dict(changed=changed, replication_group=format_group(group, tags), changes=changes)
+        cluster = describe_cache_cluster(client, group["MemberClusters"][0]) if (
+            params["wait"] and group.get("MemberClusters")) else None
+        return present_result(True, changes, group, tags, cluster)
+
+    if group.get("Status") in FAILED_STATES:
+        raise ReplicationGroupFailed(failure_message(client, group))
+    for warning in creation_drift(group, params):
+        module.warn(warning)
+    cluster = first_member(client, module, group)
+    modifications = compute_modifications(group, cluster, params) + auth_token_modification(module, group, params)
+    tagging, to_add, to_remove, tags = tag_changes(module, client, group.get("ARN"), params)
+    changes = modifications + tagging
+    if not changes or module.check_mode:
+        return present_result(bool(changes), changes, group, tags, cluster)
+
+    if modifications:
+        if group.get("Status") in BUSY_STATES:
+            wait_available(client, params)
+        group = modify_replication_group(client, **modify_request(modifications, params))
+    if to_remove:
+        remove_tags(client, group.get("ARN"), to_remove)
+    if to_add:
+        add_tags(client, group.get("ARN"), to_add)
+    tags = tagging[0]["after"] if tagging else tags
+    if modifications and params["wait"]:
+        # Described again once the modifications are applied (with apply_immediately, until none is pending), so
+        # the result is the final state, not the modify call's answer.
+        group = wait_available(client, params, settled=params["apply_immediately"])
+        cluster = describe_cache_cluster(client, group["MemberClusters"][0]) if group.get("MemberClusters") else None
+    return present_result(True, changes, group, tags, cluster)
+
+
+def present_result(changed, changes, group, tags, cluster):
+    result = dict(changed=changed, replication_group=format_group(group, tags, cluster), changes=changes)
     for key, getter in (("primary_endpoint", primary_endpoint), ("reader_endpoint", reader_endpoint)):
         endpoint = endpoint_dict(getter(group))
         if endpoint:
@@ -458,7 +707,10 @@ def main():
         kms_key_id=dict(type="str"),
         transit_encryption=dict(type="bool", default=False),
         auth_token=dict(type="str", no_log=True),
+        update_auth_token=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
+        auth_token_update_strategy=dict(type="str", default="rotate", choices=["rotate", "set"], no_log=False),
         snapshot_retention_limit=dict(type="int"),
+        final_snapshot_identifier=dict(type="str"),
         apply_immediately=dict(type="bool", default=True),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
@@ -478,6 +730,8 @@ def main():
             result = ensure_absent(module, client, params)
         else:
             result = ensure_present(module, client, params)
+    except ReplicationGroupFailed as e:
+        module.fail_json(msg=str(e))
     except AnsibleElastiCacheError as e:
         module.fail_json_aws_error(e)
     module.exit_json(**result)

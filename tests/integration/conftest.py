@@ -84,9 +84,11 @@ class Ansible:
             argv.append("--check")
         if verbose:
             argv.append("-vvv")
+        stdout = "ansible.builtin.default" if verbose else "ansible.posix.json"
+        # No extra callbacks (ansible.cfg enables profile_tasks, whose output would break the JSON): list only the
+        # stdout callback, since ansible-core 2.19 refuses an empty list entry.
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_STDOUT_CALLBACK="default" if verbose else "json", ANSIBLE_CALLBACKS_ENABLED="",
-                   ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+                   ANSIBLE_STDOUT_CALLBACK=stdout, ANSIBLE_CALLBACKS_ENABLED=stdout, ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
         return argv, env
 
     def start(self, module, args, check=False):

@@ -5,6 +5,7 @@ psql reads the database, and Airflow's own `airflow db check-migrations` says wh
 import copy
 import os
 import subprocess
+import time
 
 
 def check_migrations(airflow, args):
@@ -150,3 +151,61 @@ def test_no_password_in_verbose_output(ansible, pg, db_args):
     rc, out = ansible.verbose("airflow_db", args)
     assert rc != 0 and "rejected the credentials" in out
     assert "wrong-secret-xyz" not in out
+
+
+def test_check_mode_writes_no_file_in_a_fresh_airflow_home(ansible, pg, airflow, db_args, tmp_path):
+    # Airflow 2.0.2 writes airflow.cfg and webserver_config.py into AIRFLOW_HOME when it is imported and they are
+    # missing: check mode must not import it.
+    args, db = db_args
+    home = args["airflow_home"]
+    check = ansible.run("airflow_db", args, check=True)
+    assert check["changed"] is True and check["state"] == "empty", check
+    assert os.listdir(home) == [], "check mode wrote %s" % os.listdir(home)
+    assert pg.tables(db) == 0
+
+    real = ansible.run("airflow_db", args)
+    assert real["changed"] is True
+    # a second host, fresh AIRFLOW_HOME, on the migrated database
+    second = copy.deepcopy(args)
+    second["airflow_home"] = str(tmp_path / "fresh_home")
+    os.mkdir(second["airflow_home"])
+    check = ansible.run("airflow_db", second, check=True)
+    assert (check["changed"], check["state"], check["revision_before"]) == (False, "current", real["revision_after"])
+    assert os.listdir(second["airflow_home"]) == []
+
+
+def test_hung_migration_is_stopped_at_the_timeout(ansible, pg, airflow, db_args):
+    # A session with an open transaction that read the dag table (what a running scheduler has) blocks the last
+    # 2.0.2 migration, which alters dag: db upgrade waits for ever. The module stops it at the timeout, says what to
+    # look at, and leaves the other session alone.
+    args, db = db_args
+    head = ansible.run("airflow_db", args)["revision_after"]
+    env = dict(os.environ, AIRFLOW_HOME=args["airflow_home"], **args["environment"])
+    subprocess.run([airflow["python"], "-c", "from alembic import command; from airflow.utils.db import "
+                    "_get_alembic_config; command.downgrade(_get_alembic_config(), '-1')"], env=env, check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    older = pg.revision(db)
+    holder = subprocess.Popen([os.path.join(pg.bin, "psql"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", pg.role,
+                               "-d", db, "-qtA", "-v", "ON_ERROR_STOP=1"], env=dict(os.environ, PGPASSWORD=pg.password),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True)
+    try:
+        holder.stdin.write("BEGIN;\nSELECT count(*) FROM dag;\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "0"
+        started = time.time()
+        result = ansible.run("airflow_db", dict(args, timeout=20))
+        took = time.time() - started
+        assert holder.poll() is None, "the other session was ended"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result["failed"] is True and result["error_kind"] == "migration_timeout", result
+    assert result["command"] == [airflow["exe"], "db", "upgrade"]
+    assert "did not finish within 20 s" in result["msg"] and "pg_stat_activity" in result["msg"]
+    assert took < 90, took
+    assert pg.password not in repr(result)
+    assert pg.revision(db) == older, "the stopped step was not rolled back"
+    # the lock gone, the next run finishes the job
+    again = ansible.run("airflow_db", args)
+    assert again["changed"] is True and again["revision_after"] == head, again

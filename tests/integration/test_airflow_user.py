@@ -125,3 +125,31 @@ def test_no_password_in_verbose_output(ansible, pg, migrated):
     rc, out = ansible.verbose("airflow_user", user_args(migrated, username="hopper", password=secret + "-new"))
     assert rc == 0 and "set password" in out
     assert secret not in out
+
+
+def test_check_mode_syncs_nothing_and_writes_no_file(ansible, pg, airflow, tmp_path):
+    # A database migrated by `airflow db init` only: Flask-AppBuilder has not synced its roles and permissions yet.
+    # Check mode must leave it so (starting the webserver's app would sync them) and write nothing into a fresh
+    # AIRFLOW_HOME (importing Airflow would write airflow.cfg and webserver_config.py).
+    import os
+    db = pg.fresh_db()
+    environment = {"AIRFLOW__CORE__SQL_ALCHEMY_CONN": pg.url(db), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    cli_home = str(tmp_path / "cli_home")
+    subprocess.run([airflow["exe"], "db", "init"], env=dict(os.environ, AIRFLOW_HOME=cli_home, **environment),
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    fab = ("SELECT (SELECT count(*) FROM ab_role) || '/' || (SELECT count(*) FROM ab_permission_view) || '/' || "
+           "(SELECT count(*) FROM ab_permission_view_role)")
+    before = pg.sql(fab, db)
+    home = tmp_path / "fresh_home"
+    home.mkdir()
+    args = dict(airflow_executable=airflow["exe"], airflow_home=str(home), environment=environment, username="turing",
+                password=PASSWORD, email="turing@example.com", role="Admin")
+    check = ansible.run("airflow_user", args, check=True)
+    assert check["changed"] is True and check["actions"] == ["create", "set password"], check
+    assert pg.sql(fab, db) == before, "check mode synced Flask-AppBuilder roles/permissions"
+    assert os.listdir(str(home)) == [], "check mode wrote %s" % os.listdir(str(home))
+    assert stored(pg, db, "turing") is None
+    # the real run then does what check mode announced
+    real = ansible.run("airflow_user", args)
+    assert real["changed"] is True and real["actions"] == check["actions"], real
+    assert stored(pg, db, "turing")["roles"] == ["Admin"]

@@ -213,7 +213,7 @@ def test_runner_environment(tmp_path):
     assert runner.environment["AIRFLOW_HOME"] == "/srv/airflow"
     assert runner.environment["AIRFLOW__CORE__SQL_ALCHEMY_CONN"] == "pg://u:p@h/d"
     assert runner.environment["PATH"].split(os.pathsep)[0] == str(tmp_path)
-    assert runner.secrets == ["pg://u:p@h/d"]
+    assert runner.secrets == ["p"]  # the URL's password, not the whole URL
 
 
 @pytest.mark.parametrize("executable, message", [
@@ -257,3 +257,41 @@ def test_helper_without_airflow_reports_import_error(helper, monkeypatch, capsys
     answer = _airflow.parse_helper_output(capsys.readouterr().out)
     assert answer["error"]["kind"] == "import"
     assert answer["error"]["message"].startswith("import airflow failed")
+
+
+@pytest.mark.parametrize("name, value, secrets", [
+    ("AIRFLOW__CORE__SQL_ALCHEMY_CONN", "postgresql+psycopg2://airflow:pw-1@db/airflow", ["pw-1"]),
+    ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql://airflow:a%2Fb@db/airflow", ["a%2Fb", "a/b"]),
+    ("AIRFLOW__CELERY__BROKER_URL", "rediss://:t0ken@redis:6379/0?ssl_cert_reqs=CERT_REQUIRED", ["t0ken"]),
+    ("AIRFLOW__CELERY__RESULT_BACKEND", "db+postgresql://airflow:rb@db/airflow", ["rb"]),
+    ("AIRFLOW_CONN_WAREHOUSE", "postgres://etl:etl-pw@wh/dw", ["etl-pw"]),
+    ("AIRFLOW__CORE__SQL_ALCHEMY_CONN", "postgresql://db/airflow?user=a&password=q-pw", ["q-pw"]),
+    ("AIRFLOW__CORE__FERNET_KEY", "fernet=", ["fernet="]),
+    ("AIRFLOW__WEBSERVER__SECRET_KEY", "abc", ["abc"]),
+    ("AIRFLOW__SMTP__SMTP_PASSWORD", "0", ["0"]),  # a secret is a secret, however short
+    ("PGPASSWORD", "pg", ["pg"]),
+    ("AWS_SECRET_ACCESS_KEY", "wJalr", ["wJalr"]),
+    ("AWS_SESSION_TOKEN", "tok", ["tok"]),
+    ("AIRFLOW__CELERY__FLOWER_BASIC_AUTH", "admin:pw", ["admin:pw"]),
+    ("AIRFLOW__CORE__SQL_ALCHEMY_CONN", "sqlite:////srv/airflow/airflow.db", []),
+    ("AIRFLOW__CELERY__DEFAULT_QUEUE", "airflow", []),
+    ("AIRFLOW__CORE__PARALLELISM", 0, []),
+    ("AIRFLOW__CORE__LOAD_EXAMPLES", "False", []),
+    ("AIRFLOW__API__AUTH_BACKEND", "airflow.api.auth.backend.basic_auth", []),
+    ("AIRFLOW__CORE__DAGS_FOLDER", "/airflow/dags", []),
+    ("AIRFLOW_HOME", "/srv/airflow", []),
+    ("AIRFLOW_CONFIG", "/srv/airflow/airflow.cfg", []),
+])
+def test_secret_values(name, value, secrets):
+    assert _airflow.secret_values({name: value}) == sorted(secrets)
+
+
+def test_mask_text_leaves_sqlalchemy_masks_alone_and_masks_longest_first():
+    assert _airflow.mask_text("postgresql://a:***@h/d") == "postgresql://a:***@h/d"
+    assert _airflow.mask_text("key abcdef and abc", ["abc", "abcdef"]) == "key ******** and ********"
+
+
+def test_mask_data_masks_values_not_keys():
+    data = {"airflow_version": "2.0.2", "out": ["pw in postgresql://a:pw@h/d"], "n": 0}
+    assert _airflow.mask_data(data, ["pw"]) == {"airflow_version": "2.0.2", "out": ["******** in postgresql://a:********@h/d"],
+                                                "n": 0}

@@ -9,7 +9,7 @@ import json
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
+from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.ha_airflow.aws.plugins.module_utils._airflow_helper import HELPER_SOURCE, RESULT_MARKER
 
@@ -59,7 +59,6 @@ class FakeTarget:
 def run_module(monkeypatch, module, args, target, check_mode=False, diff=False):
     """Run ``module.main()`` with ``args`` against ``target``: the Exit carrying the result, or raise Fail."""
     full = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": full})))
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, *a, **k: target.run_command(*a, **k))
 
     def exit_json(self, **kwargs):
@@ -71,8 +70,20 @@ def run_module(monkeypatch, module, args, target, check_mode=False, diff=False):
 
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    with pytest.raises(Exit) as caught:
+    with patch_module_args(full), pytest.raises(Exit) as caught:
         module.main()
     if isinstance(caught.value, Fail):
         raise caught.value
     return caught.value
+
+
+def run_module_printed(monkeypatch, capsys, module, args, target, check_mode=False, diff=False):
+    """Run ``module.main()`` with AnsibleModule's own exit_json/fail_json: the JSON the module prints, which is what
+    the controller receives and shows with -vvv (invocation included). Returns (text, parsed result)."""
+    full = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, *a, **k: target.run_command(*a, **k))
+    capsys.readouterr()
+    with patch_module_args(full), pytest.raises(SystemExit):
+        module.main()
+    text = capsys.readouterr().out
+    return text, json.loads(text)

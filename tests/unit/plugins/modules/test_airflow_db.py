@@ -1,13 +1,16 @@
 """Unit tests for ha_airflow.aws.airflow_db: the exact commands per version family, state and mode; every failure."""
 
+import json
 import re
+import stat
+import time
 
 import pytest
 
 from ansible_collections.ha_airflow.aws.plugins.module_utils._airflow_helper import HELPER_SOURCE
 from ansible_collections.ha_airflow.aws.plugins.modules import airflow_db
 
-from airflow_fakes import Fail, FakeTarget, answer, run_module
+from airflow_fakes import Fail, FakeTarget, answer, run_module, run_module_printed
 
 HEAD = "2e42bb497a22"
 OLD = "e959f08ac86c"
@@ -58,6 +61,8 @@ def test_check_mode_reports_the_command_and_runs_nothing(monkeypatch, venv, vers
     assert result["revision_after"] == HEAD
     assert result["state"] == state
     assert [c["argv"] for c in target.calls] == [[venv["python"], "-c", HELPER_SOURCE, "db_inspect"]]
+    # the helper is told: it then reads without importing Airflow (no airflow.cfg, no webserver_config.py written)
+    assert target.calls[0]["request"] == {"timeout": 1800, "check_mode": True}
 
 
 @pytest.mark.parametrize("version, state, current, words", CASES)
@@ -69,8 +74,9 @@ def test_real_run_migrates_under_the_lock(monkeypatch, venv, version, state, cur
     family_create = [venv["airflow"]] + (["db", "migrate"] if words == ["db", "migrate"] else ["db", "init"])
     family_upgrade = [venv["airflow"]] + (["db", "migrate"] if words == ["db", "migrate"] else ["db", "upgrade"])
     assert target.helper_calls() == [
-        ("db_inspect", {}),
-        ("db_migrate", {"lock_timeout": 42, "commands": {"empty": family_create, "behind": family_upgrade}}),
+        ("db_inspect", {"timeout": 1800}),
+        ("db_migrate", {"lock_timeout": 42, "timeout": 1800,
+                        "commands": {"empty": family_create, "behind": family_upgrade}}),
     ]
     assert result["changed"] is True
     assert result["command"] == [venv["airflow"]] + words
@@ -87,7 +93,7 @@ def test_current_schema_is_no_change_without_lock(monkeypatch, venv):
     result = run_module(monkeypatch, airflow_db, args(venv), target).result
     assert result["changed"] is False and result["command"] == []
     assert result["revision_before"] == result["revision_after"] == HEAD
-    assert target.helper_calls() == [("db_inspect", {})]
+    assert target.helper_calls() == [("db_inspect", {"timeout": 1800})]
 
 
 def test_loser_of_the_race_waits_and_reports_no_change(monkeypatch, venv):
@@ -128,7 +134,7 @@ def test_inspection_failures_change_nothing(monkeypatch, venv, reply, kind, text
         run_module(monkeypatch, airflow_db, args(venv), target)
     assert caught.value.result["error_kind"] == kind
     assert re.search(text, caught.value.result["msg"], re.S)
-    assert target.helper_calls() == [("db_inspect", {})]  # nothing after the inspection
+    assert target.helper_calls() == [("db_inspect", {"timeout": 1800})]  # nothing after the inspection
 
 
 def test_lock_timeout(monkeypatch, venv):
@@ -200,3 +206,137 @@ def test_secrets_never_in_results(monkeypatch, venv):
                          "db_migrate": [lambda req: migrated(req, before)]})
     result = run_module(monkeypatch, airflow_db, args(venv), target).result
     assert "s3cret-pw" not in repr(result)
+
+
+# --- secrets: parsed first, masked on output, and only real secrets --------------------------------------------------
+
+FERNET = "x0-Fernet-Key-Value-For-Unit-Tests-0123456789="
+SECRETS = ("s3cret-pw", "br0ker-t0ken", "rb-pw-9", FERNET, "web-secret-key-value", "smtp-pw-77")
+
+
+def mixed_environment():
+    """What the airflow role passes: secrets beside ordinary values that also occur in the helper's JSON answer
+    ("airflow" is in every key airflow_*, "0" in revisions, "/srv/airflow" in paths)."""
+    return {
+        "AIRFLOW__CORE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:s3cret-pw@db/airflow",
+        "AIRFLOW__CELERY__BROKER_URL": "redis://:br0ker-t0ken@redis:6379/0",
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+postgresql://airflow:rb-pw-9@db/airflow",
+        "AIRFLOW__CORE__FERNET_KEY": FERNET,
+        "AIRFLOW__WEBSERVER__SECRET_KEY": "web-secret-key-value",
+        "AIRFLOW__SMTP__SMTP_PASSWORD": "smtp-pw-77",
+        "AIRFLOW__CELERY__DEFAULT_QUEUE": "airflow",
+        "AIRFLOW__CORE__PARALLELISM": 0,
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_CONFIG": "/srv/airflow/airflow.cfg",
+    }
+
+
+def test_environment_values_found_in_the_answer_do_not_break_it(monkeypatch, capsys, venv):
+    # "airflow" is a queue name here and "0" a number: neither is a secret, both occur in the helper's JSON. The
+    # answer is parsed before anything is masked, and only secrets are masked in what the module prints.
+    before = dict(current=[OLD], heads=[HEAD], state="behind")
+
+    def noisy_migration(req):
+        rc, out, err = migrated(req, before)
+        # Airflow echoing secrets in its output: they must not reach the result.
+        out = out.replace("Initialization done", "using %s and postgresql://airflow:s3cret-pw@db/airflow" % FERNET)
+        return rc, out, err
+
+    target = FakeTarget({"db_inspect": [inspect("2.0.2", [OLD], "behind")], "db_migrate": [noisy_migration]})
+    text, result = run_module_printed(monkeypatch, capsys, airflow_db, args(venv, environment=mixed_environment()),
+                                      target)
+    assert not result.get("failed"), result
+    assert result["changed"] is True and result["airflow_version"] == "2.0.2"
+    assert result["command"] == [venv["airflow"], "db", "upgrade"]
+    assert (result["revision_before"], result["revision_after"]) == (OLD, HEAD)
+    assert result["database"]["url"] == URL
+    assert FERNET not in result["stdout"] and "********" in result["stdout"]
+    shown = result["invocation"]["module_args"]["environment"]
+    assert shown["AIRFLOW__CELERY__DEFAULT_QUEUE"] == "airflow" and str(shown["AIRFLOW__CORE__PARALLELISM"]) == "0"
+    assert shown["AIRFLOW_CONFIG"] == "/srv/airflow/airflow.cfg"
+    assert shown["AIRFLOW__CORE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://airflow:********@db/airflow"
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def test_check_mode_with_mixed_environment(monkeypatch, capsys, venv):
+    target = FakeTarget({"db_inspect": [inspect("2.0.2", [OLD], "behind")]})
+    text, result = run_module_printed(monkeypatch, capsys, airflow_db, args(venv, environment=mixed_environment()),
+                                      target, check_mode=True)
+    assert result["changed"] is True and result["command"] == [venv["airflow"], "db", "upgrade"]
+    assert result["revision_before"] == OLD
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def test_secrets_never_printed_when_failing_early(monkeypatch, capsys, venv):
+    target = FakeTarget({})
+    text, result = run_module_printed(monkeypatch, capsys, airflow_db,
+                                      args(venv, airflow_executable="/nope/bin/airflow",
+                                           environment=mixed_environment()), target)
+    assert result["failed"] is True and "/nope/bin/airflow not found" in result["msg"]
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def test_failed_helper_output_is_masked_after_parsing(monkeypatch, capsys, venv):
+    # A helper that dies before answering, printing a secret: the tail in the result is masked.
+    target = FakeTarget({"db_inspect": [(1, "", "Traceback: bad fernet key %s for airflow" % FERNET)]})
+    text, result = run_module_printed(monkeypatch, capsys, airflow_db, args(venv, environment=mixed_environment()),
+                                      target)
+    assert result["failed"] is True
+    assert "bad fernet key ******** for airflow" in result["msg"]
+    for secret in SECRETS:
+        assert secret not in text
+
+
+# --- a hung migration: stopped at the timeout, with a message that says what to look at ---------------------------
+
+def test_migration_timeout_message(monkeypatch, venv):
+    target = FakeTarget({"db_inspect": [inspect("2.0.2", [OLD], "behind")],
+                         "db_migrate": [error("migration_timeout", "%s db upgrade did not finish within 60 s and was "
+                                                                   "stopped" % venv["airflow"])]})
+    with pytest.raises(Fail) as caught:
+        run_module(monkeypatch, airflow_db, args(venv, timeout=60), target)
+    result = caught.value.result
+    assert result["error_kind"] == "migration_timeout"
+    assert "did not finish within 60 s" in result["msg"]
+    assert "pg_stat_activity" in result["msg"] and "timeout" in result["msg"]
+    assert target.helper_calls()[1][1]["timeout"] == 60
+
+
+def test_hung_migration_is_stopped(monkeypatch, capsys, tmp_path):
+    """End to end through the real helper (in this interpreter, Airflow and the database stubbed): the module's own
+    migration command is an 'airflow' that hangs; the run fails after ``timeout`` seconds, not when it returns."""
+    bindir = tmp_path / "venv" / "bin"
+    bindir.mkdir(parents=True)
+    exe = bindir / "airflow"
+    exe.write_text("#!/bin/sh\necho 'Running upgrade e959f08ac86c -> 2e42bb497a22'\nexec sleep 30\n")
+    (bindir / "python3").write_text("")
+    for path in (exe, bindir / "python3"):
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    helper = {"__name__": "helper_under_test"}
+    exec(compile(HELPER_SOURCE, "<helper>", "exec"), helper)  # pylint: disable=exec-used
+    engine = type("Engine", (), {"dialect": type("D", (), {"name": "sqlite"}), "dispose": lambda self: None})()
+    helper["load_airflow"] = lambda: (type("airflow", (), {"__version__": "2.0.2"}), None, engine)
+    helper["url_of"] = lambda settings, eng: URL
+    helper["inspect_schema"] = lambda af, eng: dict(current=[OLD], heads=[HEAD], state="behind")
+
+    def real_helper(request):
+        monkeypatch.setattr("sys.argv", ["-c", "db_migrate"])
+        monkeypatch.setattr("sys.stdin", type("S", (), {"read": staticmethod(lambda: json.dumps(request))})())
+        helper["main"]()
+        out = capsys.readouterr().out
+        return 0, out, ""
+
+    target = FakeTarget({"db_inspect": [inspect("2.0.2", [OLD], "behind")], "db_migrate": [real_helper]})
+    started = time.time()
+    with pytest.raises(Fail) as caught:
+        run_module(monkeypatch, airflow_db, dict(airflow_executable=str(exe), timeout=2), target)
+    assert time.time() - started < 15, "the module waited for the hung migration"
+    result = caught.value.result
+    assert result["error_kind"] == "migration_timeout"
+    assert result["msg"].startswith("%s db upgrade did not finish within 2 s" % exe)
+    assert "pg_stat_activity" in result["msg"]
+    assert result["command"] == [str(exe), "db", "upgrade"]
+    assert "Running upgrade" in result["stdout"]

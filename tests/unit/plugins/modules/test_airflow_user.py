@@ -1,7 +1,7 @@
 """Unit tests for ha_airflow.aws.airflow_user: exact commands per state and mode; every failure; no password leaks."""
 
 import pytest
-from airflow_fakes import Fail, FakeTarget, answer, run_module
+from airflow_fakes import Fail, FakeTarget, answer, run_module, run_module_printed
 
 from ansible_collections.ha_airflow.aws.plugins.module_utils._airflow_helper import HELPER_SOURCE
 from ansible_collections.ha_airflow.aws.plugins.modules import airflow_user
@@ -54,7 +54,10 @@ def test_create_check_mode(monkeypatch, venv):
     assert result["user"] == ADA
     assert result["diff"]["after"]["password_changed"] is True and result["diff"]["before"] == {}
     assert [c["argv"] for c in target.calls] == [helper(venv, "version"), helper(venv, "user_inspect")]
-    assert target.calls[1]["request"] == dict(appbuilder=APPBUILDER_20, username="ada", password=PASSWORD)
+    # check mode tells the helper so: it reads the database without starting Airflow (no FAB sync, no files)
+    assert target.calls[1]["request"] == dict(appbuilder=APPBUILDER_20, username="ada", password=PASSWORD,
+                                              check_mode=True)
+    assert target.calls[0]["request"] == dict(check_mode=True)
 
 
 def test_create(monkeypatch, venv):
@@ -196,3 +199,35 @@ def test_missing_executable(monkeypatch, venv):
         run_module(monkeypatch, airflow_user, args(venv, airflow_executable="/nope/bin/airflow"), target)
     assert "Airflow executable /nope/bin/airflow not found" in caught.value.result["msg"]
     assert target.calls == []
+
+
+def test_user_named_like_an_environment_value(monkeypatch, capsys, venv):
+    # The user is called "airflow" and so is the Celery queue: the helper's answer (keys airflow_version, ...) is
+    # parsed before masking, and neither the user name nor the paths turn into ********.
+    user = dict(ADA, username="airflow")
+    env = {"AIRFLOW__CELERY__DEFAULT_QUEUE": "airflow", "AIRFLOW__CORE__PARALLELISM": "0",
+           "AIRFLOW__CORE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:db-pw-123@db/airflow",
+           "AIRFLOW__CORE__FERNET_KEY": "fernet-key-value-abcdef="}
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected(user, matches=False), inspected(user)],
+                         "user_update": [updated(user)]})
+    text, result = run_module_printed(monkeypatch, capsys, airflow_user,
+                                      args(venv, username="airflow", environment=env), target, diff=True)
+    assert not result.get("failed"), result
+    assert result["airflow_version"] == "2.0.2"
+    assert result["actions"] == ["set password"] and result["user"]["username"] == "airflow"
+    assert result["commands"] == [shown_helper(venv, "user_update")]
+    assert result["invocation"]["module_args"]["environment"]["AIRFLOW__CELERY__DEFAULT_QUEUE"] == "airflow"
+    for secret in (PASSWORD, "db-pw-123", "fernet-key-value-abcdef="):
+        assert secret not in text
+
+
+def test_failed_cli_output_masked_with_printed_result(monkeypatch, capsys, venv):
+    env = {"AIRFLOW__CORE__SQL_ALCHEMY_CONN": "postgresql://airflow:db-pw-123@db/airflow"}
+    target = FakeTarget({"version": [version()], "user_inspect": [inspected()],
+                         "users create": [(1, "", "boom %s postgresql://airflow:db-pw-123@db/airflow" % PASSWORD)]})
+    text, result = run_module_printed(monkeypatch, capsys, airflow_user, args(venv, environment=env), target)
+    assert result["failed"] is True
+    assert result["msg"].startswith("create of user 'ada' failed (rc=1): boom ********")
+    assert result["command"] == create_argv(venv)
+    for secret in (PASSWORD, "db-pw-123"):
+        assert secret not in text

@@ -49,8 +49,8 @@ unit: venv ## pytest unit tests, no network
 integration: venv ## real Airflow in a Python 3.7 venv against a real PostgreSQL 15
 	@tests/integration/run.sh
 
-preflight: venv ## bad input fails in preflight, before a host changes (one test-bed machine)
-	@pytest -q -p no:cacheprovider tests/preflight
+preflight: venv ## bad input fails before anything changes: the roles' preflight (one machine), the AWS twin's
+	@pytest -q -p no:cacheprovider tests/preflight tests/twin
 
 molecule: venv ## one Molecule scenario (SCENARIO=name), or all of them
 	@set -e; for s in $(if $(SCENARIO),$(SCENARIO),$(SCENARIOS)); do \

@@ -14,5 +14,8 @@ import sys
 
 ensurepip.bootstrap(upgrade=True)
 cert = os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt"
-argv = [sys.executable, "-m", "pip", "install", "--cert", cert] + sys.argv[1:]
+# ansible-test 2.19 passes get-pip's own options, which `pip install` does not know: --no-setuptools and --no-wheel
+# mean "do not install them", which is what leaving them out of the requirement list does.
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+argv = [sys.executable, "-m", "pip", "install", "--cert", cert] + args
 sys.exit(subprocess.call(argv))

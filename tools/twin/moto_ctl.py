@@ -5,6 +5,9 @@
 
 aws_config is an AWS config file whose endpoint_url sends every boto3 client (modules, the aws_ec2 inventory
 plugin, the checks) to moto; the scenario exports AWS_CONFIG_FILE pointing at it.
+
+moto's request recorder writes to STATE_DIR/moto_recording.jsonl; it records only between POST
+/moto-api/recorder/start-recording and stop-recording (tests use it to see exactly what a run sent to AWS).
 """
 
 import os
@@ -35,6 +38,7 @@ def start(state_dir):
     proc = subprocess.Popen(
         [sys.executable, os.path.join(HERE, "moto_server.py"), str(port)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        env=dict(os.environ, MOTO_RECORDER_FILEPATH=os.path.join(state_dir, "moto_recording.jsonl")),
     )
     url = "http://127.0.0.1:%d" % port
     for attempt in range(100):

@@ -2,14 +2,17 @@
 
 Usage: moto_server.py PORT   (listens on 127.0.0.1:PORT)
 
-Every patch below names the gap it bridges; none of them changes what the infra role sends or expects,
-they make moto answer the way AWS does. Measured against moto 5.2.5.
+Two kinds of patch, each with a comment naming what it bridges:
+  Gap:   moto lacks something AWS has (an API answer, a field, data for a region); bridged so moto answers as AWS does.
+  Rule:  moto accepts what AWS rejects; the AWS rule is taught here, so a test against moto fails where AWS would.
+None of them changes what the infra role sends or expects. Measured against moto 5.2.5.
 """
 
 import json
 import os
 import re
 import sys
+import time
 
 # Gap: AWS-managed IAM policies (arn:<partition>:iam::aws:policy/AmazonSSMManagedInstanceCore) exist in every
 # account on AWS; moto only loads them when asked to.
@@ -53,6 +56,77 @@ def _returns_true(method):
 for _name in ("update_security_group_rule_descriptions_ingress", "update_security_group_rule_descriptions_egress"):
     setattr(_SecurityGroupsResponse, _name, _returns_true(getattr(_SecurityGroupsResponse, _name)))
 
+from moto.ec2.models import instances as ec2_instances  # noqa: E402
+
+# Rule: RunInstances (and StartInstances) leave an instance "pending" while it boots; only later is it "running"
+# (EC2 instance lifecycle). moto makes it "running" at once, which hides every caller that acts on an instance
+# before it runs - such as ELBv2 RegisterTargets, which AWS (and moto) refuse for a target that is not running.
+# An instance here stays pending for HA_AIRFLOW_TWIN_BOOT_SECONDS (default 15; EC2 takes 10 s to a minute), then
+# runs. The twin (twin.py) may replace instance_booted() to say "running" when the machine standing in for the
+# instance has booted.
+BOOT_SECONDS = float(os.environ.get("HA_AIRFLOW_TWIN_BOOT_SECONDS", "15"))
+
+
+def instance_booted(instance):
+    return time.monotonic() >= instance.__dict__.get("_twin_boot_at", 0)
+
+
+def _pending(instance):
+    instance.__dict__["_twin_boot_at"] = time.monotonic() + BOOT_SECONDS
+    return ec2_instances.InstanceState("pending", 0)
+
+
+def _get_instance_state(self):
+    state = self.__dict__["_twin_state"]
+    if state.name == "pending" and instance_booted(self):
+        state.name, state.code = "running", 16
+    return state
+
+
+def _set_instance_state(self, value):
+    if "_twin_state" not in self.__dict__ and value.name == "running":
+        value = _pending(self)  # the first state an instance gets (Instance.__init__): it boots first
+    self.__dict__["_twin_state"] = value
+
+
+ec2_instances.Instance._state = property(_get_instance_state, _set_instance_state)
+_orig_instance_start = ec2_instances.Instance.start
+
+
+def _instance_start(self):
+    previous = _orig_instance_start(self)
+    self.__dict__["_twin_state"] = _pending(self)
+    return previous
+
+
+ec2_instances.Instance.start = _instance_start
+
+# Gap: moto ships its Amazon Linux catalogue (EC2 images in latest_amis/, the public SSM parameters
+# /aws/service/ami-amazon-linux-latest/*) for the commercial regions only; AWS publishes both in cn-north-1 and
+# cn-northwest-1 too. Serve the us-east-1 catalogue there (the image ids are stand-ins; AWS's differ per region).
+from moto.ec2.models import amis as ec2_amis  # noqa: E402
+from moto.ssm import models as ssm_models  # noqa: E402
+
+_CATALOGUE_STAND_IN = {"cn-north-1": "us-east-1", "cn-northwest-1": "us-east-1"}
+
+
+def _catalogue_loader(load):
+    def load_resource(path, *args, **kwargs):
+        try:
+            return load(path, *args, **kwargs)
+        except FileNotFoundError:
+            for region, stand_in in _CATALOGUE_STAND_IN.items():
+                if path.endswith("/%s.json" % region) and ("latest_amis/" in path or "ami-amazon-linux-latest/" in path):
+                    data = load(path[: -len(region + ".json")] + stand_in + ".json", *args, **kwargs)
+                    return json.loads(json.dumps(data).replace(":%s:" % stand_in, ":%s:" % region)
+                                      .replace("arn:aws:", "arn:%s:" % get_partition(region)))
+            raise
+    return load_resource
+
+
+ec2_amis.load_resource = _catalogue_loader(ec2_amis.load_resource)
+ssm_models.load_resource = _catalogue_loader(ssm_models.load_resource)
+
 
 # --- EFS -----------------------------------------------------------------------------------------------------------
 # Gap: community.aws.efs reads and writes tags with the legacy EFS tag API (DescribeTags GET /2015-02-01/tags/{id}/,
@@ -95,6 +169,7 @@ _orig_lb_init = elbv2_models.FakeLoadBalancer.__init__
 
 # What AWS answers in DescribeLoadBalancerAttributes for a new application load balancer.
 _ALB_DEFAULT_ATTRIBUTES = {
+    "access_logs.s3.enabled": "false",
     "idle_timeout.timeout_seconds": "60",
     "routing.http2.enabled": "true",
     "routing.http.desync_mitigation_mode": "defensive",
@@ -133,8 +208,51 @@ def _create_load_balancer(self, *args, **kwargs):
 
 elbv2_models.ELBv2Backend.create_load_balancer = _create_load_balancer
 
+from moto.elbv2.exceptions import ELBClientError  # noqa: E402
+
+_orig_delete_lb = elbv2_models.ELBv2Backend.delete_load_balancer
+
+
+def _delete_load_balancer(self, arn):
+    # Rule: DeleteLoadBalancer fails while the attribute deletion_protection.enabled is true (OperationNotPermitted);
+    # the protection must be turned off first. moto deletes it anyway.
+    balancer = self.load_balancers.get(arn)
+    if balancer is not None and balancer.attrs.get("deletion_protection.enabled") == "true":
+        raise ELBClientError("OperationNotPermitted",
+                             "Load balancer '%s' cannot be deleted because deletion protection is enabled" % arn)
+    return _orig_delete_lb(self, arn)
+
+
+elbv2_models.ELBv2Backend.delete_load_balancer = _delete_load_balancer
+
+# The Elastic Load Balancing account of each region that writes ALB access logs into the customer's bucket.
+ELB_LOG_ACCOUNTS = {"us-east-1": "127311923021", "cn-north-1": "638102146993", "cn-northwest-1": "037604701340"}
+_orig_modify_lb_attributes = elbv2_models.ELBv2Backend.modify_load_balancer_attributes
+
+
+def _modify_load_balancer_attributes(self, arn, attrs):
+    # Rule: turning on access logs (access_logs.s3.enabled=true) makes ELB check the bucket: it must exist and its
+    # bucket policy must let the region's Elastic Load Balancing account (or, in newer regions, the service principal
+    # logdelivery.elasticloadbalancing.amazonaws.com) s3:PutObject; otherwise InvalidConfigurationRequest "Access Denied
+    # for bucket: <name>. Please check S3bucket permission". moto accepts any bucket name.
+    if str(attrs.get("access_logs.s3.enabled", "")).lower() == "true":
+        from moto.s3.models import s3_backends
+        bucket_name = attrs.get("access_logs.s3.bucket") or (self.load_balancers.get(arn).attrs.get("access_logs.s3.bucket")
+                                                             if self.load_balancers.get(arn) else "")
+        bucket = s3_backends[self.account_id][get_partition(self.region_name)].buckets.get(bucket_name)
+        policy = (bucket.policy or b"").decode() if bucket is not None else ""
+        account = ELB_LOG_ACCOUNTS.get(self.region_name, "")
+        if bucket is None or "s3:PutObject" not in policy or (account not in policy and "logdelivery.elasticloadbalancing" not in policy):
+            raise ELBClientError("InvalidConfigurationRequest",
+                                 "Access Denied for bucket: %s. Please check S3bucket permission" % bucket_name)
+    return _orig_modify_lb_attributes(self, arn, attrs)
+
+
+elbv2_models.ELBv2Backend.modify_load_balancer_attributes = _modify_load_balancer_attributes
+
 
 # --- RDS -------------------------------------------------------------------------------------------------------------
+from moto.rds import exceptions as rds_exceptions  # noqa: E402
 from moto.rds import models as rds_models  # noqa: E402
 
 _orig_rds_address = rds_models.DBInstance.address
@@ -149,6 +267,101 @@ def _rds_address(self):
 
 
 rds_models.DBInstance.address = property(_rds_address)
+
+# What RDS for PostgreSQL offers to new instances in late 2026 (DescribeDBEngineVersions, engine postgres), and the
+# default minor of each major (what CreateDBInstance picks for EngineVersion "16"). AWS retires minors on a calendar:
+# 15.8 and older minors went first; on 2026-05-31 14.14-14.17, 15.9-15.12, 16.5-16.8 and 17.1-17.4 reached the end of
+# standard support (no new instances from 2026-05-01; running ones upgraded to 14.20, 15.15, 16.11, 17.7 or later).
+# Major 13 left standard support on 2026-02-28 (paid Extended Support only) and is not offered here.
+POSTGRES_OFFERED = {
+    "14": ["14.20", "14.21", "14.22", "14.23"],
+    "15": ["15.15", "15.16", "15.17", "15.18"],
+    "16": ["16.11", "16.12", "16.13", "16.14"],
+    "17": ["17.7", "17.8", "17.9", "17.10"],
+    "18": ["18.1", "18.2", "18.3", "18.4"],
+}
+POSTGRES_DEFAULT = {major: minors[-2] for major, minors in POSTGRES_OFFERED.items()}
+
+
+def _version_key(version):
+    return tuple(int(part) for part in re.findall(r"[0-9]+", version))
+
+
+def _postgres_version(requested):
+    """The version AWS would run for a requested EngineVersion, or the AWS error for one it does not offer."""
+    if requested in POSTGRES_DEFAULT:
+        return POSTGRES_DEFAULT[requested]
+    if requested in POSTGRES_OFFERED.get(requested.split(".")[0], []):
+        return requested
+    raise rds_exceptions.InvalidParameterCombination("Cannot find version %s for postgres" % requested)
+
+
+_orig_create_db_instance = rds_models.RDSBackend.create_db_instance
+
+
+def _create_db_instance(self, db_kwargs):
+    # Rule: CreateDBInstance accepts only an engine version RDS offers; a major alone ("16") runs that major's default
+    # minor (InvalidParameterCombination "Cannot find version 15.8 for postgres" otherwise). moto takes any string.
+    if db_kwargs.get("engine") == "postgres" and db_kwargs.get("engine_version"):
+        db_kwargs["engine_version"] = _postgres_version(str(db_kwargs["engine_version"]))
+    return _orig_create_db_instance(self, db_kwargs)
+
+
+rds_models.RDSBackend.create_db_instance = _create_db_instance
+_orig_modify_db_instance = rds_models.RDSBackend.modify_db_instance
+
+
+def _modify_db_instance(self, db_instance_identifier, db_kwargs):
+    database = self.describe_db_instances(db_instance_identifier)[0]
+    requested = db_kwargs.get("engine_version")
+    if database.engine == "postgres" and requested:
+        # Rule: ModifyDBInstance upgrades only: an engine version RDS offers, never lower than the running one
+        # ("Cannot upgrade postgres from 16.14 to 16.13"), and a new major only with AllowMajorVersionUpgrade.
+        # moto takes any string, lower or not.
+        target = _postgres_version(str(requested))
+        current = str(database.engine_version)
+        if _version_key(target) < _version_key(current):
+            raise rds_exceptions.InvalidParameterCombination("Cannot upgrade postgres from %s to %s" % (current, target))
+        if target.split(".")[0] != current.split(".")[0] and not db_kwargs.get("allow_major_version_upgrade"):
+            raise rds_exceptions.InvalidParameterCombination(
+                "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version.")
+        db_kwargs["engine_version"] = target
+    storage = db_kwargs.get("allocated_storage")
+    if storage is not None and int(storage) < int(database.allocated_storage):
+        # Rule: RDS storage only grows - ModifyDBInstance cannot reduce AllocatedStorage (storage autoscaling or an
+        # earlier modification may have grown it past the value first given). moto shrinks it.
+        raise rds_exceptions.InvalidParameterValue(
+            "Invalid storage size for engine name postgres: the allocated storage (%s GiB) cannot be reduced to %s GiB."
+            % (database.allocated_storage, storage))
+    return _orig_modify_db_instance(self, db_instance_identifier, db_kwargs)
+
+
+rds_models.RDSBackend.modify_db_instance = _modify_db_instance
+
+from moto.rds.responses import RDSResponse  # noqa: E402
+
+
+def _describe_db_engine_versions(self):
+    # Gap: moto has no DescribeDBEngineVersions (NotImplementedError); AWS lists the versions it offers. Answer for
+    # postgres from POSTGRES_OFFERED (engine, exact EngineVersion, DefaultOnly), nothing for other engines.
+    engine = self._get_param("Engine")
+    version = self._get_param("EngineVersion")
+    default_only = str(self._get_param("DefaultOnly", "false")).lower() == "true"
+    found = []
+    if engine in (None, "postgres"):
+        for major, minors in POSTGRES_OFFERED.items():
+            for minor in minors:
+                if version and minor != version:
+                    continue
+                if default_only and minor != POSTGRES_DEFAULT[major]:
+                    continue
+                found.append({"Engine": "postgres", "EngineVersion": minor, "DBParameterGroupFamily": "postgres%s" % major,
+                              "DBEngineDescription": "PostgreSQL", "DBEngineVersionDescription": "PostgreSQL %s-R1" % minor,
+                              "Status": "available", "SupportsReadReplica": True})
+    return ActionResult({"DBEngineVersions": found})
+
+
+RDSResponse.describe_db_engine_versions = _describe_db_engine_versions
 
 
 # --- ElastiCache ---------------------------------------------------------------------------------------------------

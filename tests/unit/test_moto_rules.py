@@ -1,0 +1,203 @@
+"""The twin's moto (tools/twin/moto_server.py) rejects what AWS rejects: each AWS rule taught there is proved here,
+in-process (moto's mock, no server, no network), with the exact calls the infra role's modules make.
+
+Importing moto_server applies its patches to the moto package for the whole test session; that is what the twin does.
+"""
+
+import importlib.util
+import os
+import time
+
+import boto3
+import botocore.exceptions
+import pytest
+
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")  # not needed here; moto_server would turn it on
+moto = pytest.importorskip("moto")
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+_SPEC = importlib.util.spec_from_file_location("twin_moto_server", os.path.join(ROOT, "tools", "twin", "moto_server.py"))
+moto_server = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(moto_server)
+
+REGIONS = ["cn-north-1", "us-east-1"]
+PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+
+@pytest.fixture(autouse=True)
+def _aws(monkeypatch):
+    for name in ("AWS_CONFIG_FILE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(moto_server, "BOOT_SECONDS", 0.3)
+    with moto.mock_aws():
+        yield
+
+
+def _error(excinfo):
+    return excinfo.value.response["Error"]["Code"], excinfo.value.response["Error"]["Message"]
+
+
+# --- EC2: instances boot before they run; targets register only when running -----------------------------------
+def _instance(region):
+    ec2 = boto3.client("ec2", region_name=region)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    image = boto3.client("ssm", region_name=region).get_parameter(Name=PARAMETER)["Parameter"]["Value"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]
+    return ec2, vpc, instance
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_instance_is_pending_then_running(region):
+    ec2, _vpc, instance = _instance(region)
+    assert instance["State"]["Name"] == "pending"
+    time.sleep(0.4)
+    described = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert described["State"]["Name"] == "running"
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_register_targets_refuses_a_pending_instance(region):
+    ec2, vpc, instance = _instance(region)
+    elb = boto3.client("elbv2", region_name=region)
+    group = elb.create_target_group(Name="web", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="instance")
+    arn = group["TargetGroups"][0]["TargetGroupArn"]
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance["InstanceId"], "Port": 8080}])
+    assert "InvalidTarget" in _error(excinfo)[0] or "not in a running state" in _error(excinfo)[1]
+    time.sleep(0.4)
+    elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance["InstanceId"], "Port": 8080}])
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_amazon_linux_2023_parameter_names_an_image_of_the_region(region):
+    # Gap bridged for China: the public parameter and the image it names exist in cn-north-1 as on AWS.
+    image_id = boto3.client("ssm", region_name=region).get_parameter(Name=PARAMETER)["Parameter"]["Value"]
+    image = boto3.client("ec2", region_name=region).describe_images(ImageIds=[image_id])["Images"][0]
+    assert image["Name"].startswith("al2023-ami-") and image["Architecture"] == "x86_64"
+
+
+# --- RDS: engine versions AWS offers; upgrades only; storage only grows ------------------------------------------
+def _database(version="16", storage=50):
+    rds = boto3.client("rds", region_name="cn-north-1")
+    rds.create_db_instance(DBInstanceIdentifier="db", Engine="postgres", EngineVersion=version, DBInstanceClass="db.m5.large",
+                           AllocatedStorage=storage, MaxAllocatedStorage=200, MasterUsername="airflow_user",
+                           MasterUserPassword="moto-only-Passw0rd", DeletionProtection=True)
+    return rds
+
+
+def _running(rds):
+    return rds.describe_db_instances(DBInstanceIdentifier="db")["DBInstances"][0]
+
+
+def test_major_version_runs_the_default_minor():
+    rds = _database("16")
+    assert _running(rds)["EngineVersion"] == moto_server.POSTGRES_DEFAULT["16"]
+
+
+@pytest.mark.parametrize("version", ["15.8", "13", "16.4", "fifteen"])
+def test_create_refuses_a_version_aws_does_not_offer(version):
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _database(version)
+    assert _error(excinfo) == ("InvalidParameterCombination", "Cannot find version %s for postgres" % version)
+
+
+def test_modify_never_downgrades():
+    rds = _database("16")
+    newest = moto_server.POSTGRES_OFFERED["16"][-1]
+    rds.modify_db_instance(DBInstanceIdentifier="db", EngineVersion=newest, ApplyImmediately=True)  # an upgrade
+    for lower in ("16", moto_server.POSTGRES_OFFERED["16"][0]):
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            rds.modify_db_instance(DBInstanceIdentifier="db", EngineVersion=lower, ApplyImmediately=True)
+        assert _error(excinfo)[0] == "InvalidParameterCombination"
+    assert _running(rds)["EngineVersion"] == newest
+
+
+def test_major_upgrade_needs_the_flag():
+    rds = _database("16")
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        rds.modify_db_instance(DBInstanceIdentifier="db", EngineVersion="17", ApplyImmediately=True)
+    assert "AllowMajorVersionUpgrade" in _error(excinfo)[1]
+    rds.modify_db_instance(DBInstanceIdentifier="db", EngineVersion="17", AllowMajorVersionUpgrade=True, ApplyImmediately=True)
+    assert _running(rds)["EngineVersion"] == moto_server.POSTGRES_DEFAULT["17"]
+
+
+def test_storage_only_grows():
+    rds = _database(storage=50)
+    rds.modify_db_instance(DBInstanceIdentifier="db", AllocatedStorage=75, ApplyImmediately=True)  # as autoscaling does
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        rds.modify_db_instance(DBInstanceIdentifier="db", AllocatedStorage=50, ApplyImmediately=True)
+    assert _error(excinfo)[0] == "InvalidParameterValue"
+    assert _running(rds)["AllocatedStorage"] == 75
+
+
+def test_deletion_protection_and_existing_final_snapshot_are_refused():
+    # Already AWS-strict in moto 5.2.5; kept here so an upgrade of moto that loosens them is noticed.
+    rds = _database()
+    with pytest.raises(botocore.exceptions.ClientError):
+        rds.delete_db_instance(DBInstanceIdentifier="db", FinalDBSnapshotIdentifier="db-final")
+    rds.modify_db_instance(DBInstanceIdentifier="db", DeletionProtection=False, ApplyImmediately=True)
+    rds.create_db_snapshot(DBInstanceIdentifier="db", DBSnapshotIdentifier="db-final")
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        rds.delete_db_instance(DBInstanceIdentifier="db", FinalDBSnapshotIdentifier="db-final")
+    assert _error(excinfo)[0] == "DBSnapshotAlreadyExists"
+
+
+def test_engine_versions_are_listed_as_offered():
+    # Gap bridged: DescribeDBEngineVersions (moto has none) lists what POSTGRES_OFFERED says, as the role's preflight asks.
+    rds = boto3.client("rds", region_name="cn-north-1")
+    versions = [v["EngineVersion"] for v in rds.describe_db_engine_versions(Engine="postgres")["DBEngineVersions"]]
+    assert "15.8" not in versions and moto_server.POSTGRES_DEFAULT["16"] in versions
+    assert rds.describe_db_engine_versions(Engine="postgres", EngineVersion="15.8")["DBEngineVersions"] == []
+
+
+# --- ELBv2: deletion protection; access logs need a bucket ELB may write to ----------------------------------------
+def _load_balancer(region):
+    ec2 = boto3.client("ec2", region_name=region)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    azs = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.%d.0/24" % i, AvailabilityZone=az)["Subnet"]["SubnetId"]
+               for i, az in enumerate(azs, 1)]
+    elb = boto3.client("elbv2", region_name=region)
+    arn = elb.create_load_balancer(Name="alb", Subnets=subnets, Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+    return elb, arn
+
+
+def _attributes(elb, arn, **attrs):
+    return elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[{"Key": k, "Value": v} for k, v in attrs.items()])
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_protected_load_balancer_is_not_deleted(region):
+    elb, arn = _load_balancer(region)
+    _attributes(elb, arn, **{"deletion_protection.enabled": "true"})
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        elb.delete_load_balancer(LoadBalancerArn=arn)
+    assert _error(excinfo)[0] == "OperationNotPermitted"
+    _attributes(elb, arn, **{"deletion_protection.enabled": "false"})
+    elb.delete_load_balancer(LoadBalancerArn=arn)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_access_logs_need_a_bucket_elb_may_write_to(region):
+    import json
+
+    elb, arn = _load_balancer(region)
+    logs = {"access_logs.s3.enabled": "true", "access_logs.s3.bucket": "logs-%s" % region, "access_logs.s3.prefix": "alb"}
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:  # no such bucket
+        _attributes(elb, arn, **logs)
+    assert _error(excinfo)[0] == "InvalidConfigurationRequest"
+    s3 = boto3.client("s3", region_name=region)
+    config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket="logs-%s" % region, **config)
+    with pytest.raises(botocore.exceptions.ClientError):  # a bucket without the policy
+        _attributes(elb, arn, **logs)
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "s3:PutObject",
+        "Principal": {"AWS": "arn:%s:iam::%s:root" % (partition, moto_server.ELB_LOG_ACCOUNTS[region])},
+        "Resource": "arn:%s:s3:::logs-%s/alb/AWSLogs/*" % (partition, region)}]}
+    s3.put_bucket_policy(Bucket="logs-%s" % region, Policy=json.dumps(policy))
+    _attributes(elb, arn, **logs)

@@ -1,6 +1,7 @@
 """Bad input is rejected before any AWS call that creates: run playbooks/provision.yml once per case and require
-that it fails, and fails in argument validation or in a "Preflight |" task (tasks/preflight.yml: no AWS call has
-been made yet). The caller then checks that moto holds nothing of the cluster ("badinput").
+that it fails, and fails in argument validation or in a "Preflight |" task (tasks/preflight.yml: read-only calls at
+most), with a message that names what to fix. The caller then checks that moto holds nothing of the cluster
+("badinput").
 
   bad_input.py PROJECT_DIR OUTPUTS_DIR
 """
@@ -11,12 +12,23 @@ import os
 import subprocess
 import sys
 
+import boto3
+
 GOOD = {
     "infra_region": "cn-north-1",
     "infra_cluster_name": "badinput",
     "infra_rds_password": "moto-only-Passw0rd",
+    "infra_redis_auth_token": "moto-only-auth-token-0123456789",
     "infra_alb_ingress_cidrs": ["10.0.0.0/8"],
 }
+
+
+def amazon_linux_2_image(region="cn-north-1"):
+    """An Amazon Linux 2 image id as the region lists it (the twin serves the Amazon catalogue in China too)."""
+    images = boto3.client("ec2", region_name=region).describe_images(
+        Owners=["amazon"], Filters=[{"Name": "name", "Values": ["amzn2-ami-hvm-*-x86_64-gp2"]}])["Images"]
+    return sorted(images, key=lambda image: image["CreationDate"])[-1]["ImageId"]
+
 
 CASES = {
     "missing password": ({}, ["infra_rds_password"]),
@@ -34,12 +46,28 @@ CASES = {
     "not a region": ({"infra_region": "china-north"}, []),
     "TLS without an AUTH token": ({"infra_redis_transit_encryption": True}, []),
     "no load balancer CIDRs": ({"infra_alb_ingress_cidrs": []}, []),
+    # Case: (overrides, variables to drop, text the failure message must contain)
+    "placeholder RDS password from vault.yml": ({"infra_rds_password": "CHANGE-ME-rds-master-password"}, [], "infra_rds_password"),
+    "placeholder Redis AUTH token from vault.yml": (
+        {"infra_redis_auth_token": "CHANGE-ME-redis-auth-token-16-to-128-chars"}, [], "infra_redis_auth_token"),
+    "Redis TLS (the default) without an AUTH token": ({}, ["infra_redis_auth_token"], "infra_redis_auth_token"),
+    "an Amazon Linux 2 AMI": ({"infra_ami_id": amazon_linux_2_image}, [], "Amazon Linux 2"),
+    "no Airflow hosts": ({"infra_instance_count": 0}, [], "infra_instance_count"),
+    "an instance group with an unknown component": (
+        {"infra_instance_groups": [{"name": "flower", "count": 1, "components": ["flower"]}]}, [], "infra_instance_groups"),
+    "an instance group named like the main one": (
+        {"infra_instance_groups": [{"name": "airflow", "count": 1, "components": ["worker"]}]}, [], "infra_instance_groups"),
+    "RDS engine version as a minor AWS retired": ({"infra_rds_engine_version": "15.8"}, [], "infra_rds_engine_version"),
+    "enhanced monitoring without a role": ({"infra_rds_monitoring_interval": 60}, [], "infra_rds_monitoring_role_arn"),
+    "ALB access-log prefix without a bucket": ({"infra_alb_access_logs_prefix": "airflow"}, [], "infra_alb_access_logs_bucket"),
+    "VPC flow logs to something that is not an S3 bucket or a log group": (
+        {"infra_vpc_flow_logs_destination_arn": "arn:aws-cn:sqs:cn-north-1:123456789012:queue"}, [], "infra_vpc_flow_logs_destination_arn"),
 }
 
 
-def run(project, outputs, name, overrides, drop):
+def run(project, outputs, name, overrides, drop, expected=""):
     extra = dict(GOOD, infra_outputs_file=os.path.join(outputs, "badinput.yml"))
-    extra.update(overrides)
+    extra.update({key: value() if callable(value) else value for key, value in overrides.items()})
     for key in drop:
         extra.pop(key)
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CALLBACKS_ENABLED="")
@@ -48,6 +76,7 @@ def run(project, outputs, name, overrides, drop):
         cwd=project, env=env, capture_output=True, text=True, check=False,
     )
     failed_task = None
+    message = ""
     aws_tasks = []
     try:
         report = json.loads(proc.stdout)
@@ -58,6 +87,7 @@ def run(project, outputs, name, overrides, drop):
                 module = result.get("invocation", {}).get("module_args") is not None
                 if result.get("failed"):
                     failed_task = task_name
+                    message = str(result.get("msg", ""))
                     break
                 if module and not task_name.startswith(("Preflight |", "Validating arguments")):
                     aws_tasks.append(task_name)
@@ -68,8 +98,10 @@ def run(project, outputs, name, overrides, drop):
         and failed_task is not None
         and failed_task.startswith(("Preflight |", "Validating arguments"))
         and not aws_tasks
+        and expected in message
     )
-    return name, ok, "rc=%s, failed in %r, AWS tasks before it: %s" % (proc.returncode, failed_task, aws_tasks)
+    return name, ok, "rc=%s, failed in %r%s, AWS tasks before it: %s" % (
+        proc.returncode, failed_task, "" if expected in message else " without naming %r (%s)" % (expected, message[:300]), aws_tasks)
 
 
 def main():

@@ -10,12 +10,12 @@
 # Prints the wheelhouse directory on stdout (progress goes to stderr):
 #   .cache/wheelhouse/airflow-<ver>-py<major.minor>/
 # The directory is stamped with the sha256 of the constraints file and rebuilt only when that changes.
-# pip's HTTP cache lives in .cache/pip. Extras: WHEELHOUSE_EXTRAS (default amazon,celery,postgres,redis).
+# pip's HTTP cache lives in .cache/pip. Extras: WHEELHOUSE_EXTRAS, else the constraints file's "# extras: ..." line,
+# else amazon,celery,postgres,redis.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 version=${1:-2.0.2}
 python=${2:-${HA_AIRFLOW_PYTHON37:-/root/.pyenv/versions/3.7.16}/bin/python3.7}
-extras=${WHEELHOUSE_EXTRAS:-amazon,celery,postgres,redis}
 
 say() { echo "wheelhouse: $*" >&2; }
 if [ ! -x "$python" ]; then
@@ -28,6 +28,8 @@ if [ ! -f "$constraints" ]; then
   say "no constraints file for Airflow $version on Python $pyver: $constraints"
   exit 2
 fi
+extras=${WHEELHOUSE_EXTRAS:-$(sed -n 's/^# extras: *//p' "$constraints" | head -n 1)}
+extras=${extras:-amazon,celery,postgres,redis}
 sum=$(sha256sum "$constraints" | cut -c1-16)
 base="$top/.cache/wheelhouse"
 dest="$base/airflow-$version-py$pyver"

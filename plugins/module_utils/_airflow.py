@@ -29,15 +29,23 @@ from ansible_collections.ha_airflow.aws.plugins.module_utils._airflow_helper imp
 #   db_upgrade  argv words that migrate an existing schema to the installed version
 #   db_section  the airflow.cfg section of sql_alchemy_conn (AIRFLOW__<SECTION>__SQL_ALCHEMY_CONN)
 #   appbuilder  "module:callable" giving the Flask-AppBuilder of the webserver (the security manager that owns users)
+#   fab_db      argv words that migrate the FAB provider's own schema (Airflow 3: users and roles live there, in
+#               tables ab_* with the version table alembic_version_fab); `db migrate` migrates it too, so these run
+#               only when it is still behind afterwards. None before 3.0 (the ab_* tables are Airflow's own).
+#   fab_auth_manager  the [core] auth_manager whose users these are (Airflow 3); None before 3.0 (always FAB)
+_FAB_3 = dict(db_create=("db", "migrate"), db_upgrade=("db", "migrate"), db_section="database",
+              appbuilder="airflow.providers.fab.auth_manager.cli_commands.utils:get_application_builder",
+              fab_db=("fab-db", "migrate"),
+              fab_auth_manager="airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager")
+_WWW_2 = dict(appbuilder="airflow.www.app:cached_app", fab_db=None, fab_auth_manager=None)
 VERSION_FAMILIES = (
-    ((3, 0), dict(family="3.x", db_create=("db", "migrate"), db_upgrade=("db", "migrate"), db_section="database",
-                  appbuilder="airflow.providers.fab.auth_manager.cli_commands.utils:get_application_builder")),
-    ((2, 7), dict(family="2.7+", db_create=("db", "migrate"), db_upgrade=("db", "migrate"), db_section="database",
-                  appbuilder="airflow.www.app:cached_app")),
-    ((2, 3), dict(family="2.3-2.6", db_create=("db", "init"), db_upgrade=("db", "upgrade"), db_section="database",
-                  appbuilder="airflow.www.app:cached_app")),
-    ((2, 0), dict(family="2.0-2.2", db_create=("db", "init"), db_upgrade=("db", "upgrade"), db_section="core",
-                  appbuilder="airflow.www.app:cached_app")),
+    ((3, 0), dict(_FAB_3, family="3.x")),
+    ((2, 7), dict(_WWW_2, family="2.7+", db_create=("db", "migrate"), db_upgrade=("db", "migrate"),
+                  db_section="database")),
+    ((2, 3), dict(_WWW_2, family="2.3-2.6", db_create=("db", "init"), db_upgrade=("db", "upgrade"),
+                  db_section="database")),
+    ((2, 0), dict(_WWW_2, family="2.0-2.2", db_create=("db", "init"), db_upgrade=("db", "upgrade"),
+                  db_section="core")),
 )
 
 # User commands: the same verbs from 2.0 to 3.x (3.x gets them from the FAB provider).
@@ -182,6 +190,11 @@ def db_argv(executable, family, schema_state):
     if schema_state == "behind":
         return [executable] + list(family["db_upgrade"])
     return None
+
+
+def fab_db_argv(executable, family):
+    """Airflow 3: the FAB provider's own migration command; None where the family has none."""
+    return [executable] + list(family["fab_db"]) if family.get("fab_db") else None
 
 
 def user_create_argv(executable, username, email, first_name, last_name, role):

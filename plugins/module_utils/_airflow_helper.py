@@ -9,9 +9,14 @@ only uses what Airflow itself depends on (SQLAlchemy, alembic, werkzeug, Flask-A
 
 Actions
   version      Airflow's version (package metadata; import as a fallback)
-  db_inspect   Airflow version, the database's schema revisions, the installed Airflow's heads -> schema state
+  db_inspect   Airflow version, the database's schema revisions, the installed Airflow's heads -> schema state.
+               On Airflow 3 with the FAB provider installed, the provider's own schema too (its alembic scripts,
+               table alembic_version_fab): ``airflow db migrate`` migrates it with Airflow's, and the state is
+               "current" only when both are at their heads.
   db_migrate   take a database-wide lock, inspect again, run the migration command for the state it finds (if any),
                inspect again, release the lock. Two hosts at once: one migrates, the other waits and finds "current".
+               When the FAB schema is still not at its head afterwards and the request names a ``fab`` command
+               (``airflow fab-db migrate``), that runs too, under the same lock and deadline.
                ``timeout`` bounds the whole step: the wait for the lock (also bounded by ``lock_timeout``) and the
                command, which is stopped (its process group: TERM, then KILL) when it runs past the deadline and
                reported as a ``migration_timeout`` error with what it printed. A watchdog ends the helper itself
@@ -27,10 +32,13 @@ roles and permissions into the database. So in check mode the helper refuses to 
 the actions that change things (db_migrate, user_update), and reads instead:
   version      package metadata, else the package's version file (read, not imported)
   db_inspect   the migration scripts' ``revision``/``down_revision`` parsed as text (importing them imports
-               Airflow), and ``alembic_version`` with plain SQL on the connection Airflow would use (environment,
-               _CMD, airflow.cfg, default SQLite in AIRFLOW_HOME), in a read-only session
+               Airflow), and ``alembic_version`` (and ``alembic_version_fab``) with plain SQL on the connection
+               Airflow would use (environment, _CMD, airflow.cfg, default SQLite in AIRFLOW_HOME), in a read-only
+               session
   user_inspect Flask-AppBuilder's tables (ab_user, ab_role, ab_user_role) with plain SQL; the roles Airflow creates
                when its security manager first starts count as existing, since the real run starts it
+Both modes also report the configured auth manager ([core] auth_manager, Airflow 3): users in the ab_* tables log
+in only with the FAB auth manager.
 
 Errors are answers, not tracebacks: {"error": {"kind": ..., "message": ...}} with URL passwords masked.
 """
@@ -61,6 +69,9 @@ MYSQL_LOCK_NAME = "ha_airflow.aws.airflow_db"
 WATCHDOG_GRACE = 30
 # Process groups of the commands running now (the watchdog stops them before it exits).
 RUNNING = set()
+# Airflow 3: the FAB provider keeps users and roles in a schema of its own, with its own alembic version table.
+FAB_VERSION_TABLE = "alembic_version_fab"
+DEFAULT_AUTH_MANAGER_3 = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 
 
 class HelperError(Exception):
@@ -100,6 +111,30 @@ def schema_state(current, heads, known):
     return "behind"
 
 
+def overall_state(core, fab):
+    """The state of the whole schema from Airflow's and (Airflow 3) the FAB provider's: empty while Airflow's own is
+    empty (``db migrate`` then creates both), ahead when either is, current when both are, behind otherwise."""
+    if core == "empty":
+        return "empty"
+    if "ahead" in (core, fab):
+        return "ahead"
+    if core == "current" and fab in (None, "current"):
+        return "current"
+    return "behind"
+
+
+def fab_provider_dir(locations, airflow_version):
+    """The FAB provider's package folder (it holds migrations/) on Airflow 3, found in the ``airflow`` package's
+    locations without importing anything; None on Airflow 2 or without the provider."""
+    if version_tuple(airflow_version) < (3, 0):
+        return None
+    for location in locations:
+        folder = os.path.join(location, "providers", "fab")
+        if os.path.isdir(os.path.join(folder, "migrations", "versions")):
+            return folder
+    return None
+
+
 def load_airflow():
     try:
         import airflow
@@ -123,19 +158,35 @@ def url_of(settings, engine):
 
 
 def inspect_schema(airflow, engine):
+    """Airflow's schema (and on Airflow 3 the FAB provider's, under "fab"): revisions, heads, state."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory(os.path.join(os.path.dirname(airflow.__file__), "migrations"))
-    heads = sorted(script.get_heads())
-    known = set(rev.revision for rev in script.walk_revisions())
+    schemas = [(None, os.path.join(os.path.dirname(airflow.__file__), "migrations"), {})]
+    fab = fab_provider_dir(list(getattr(airflow, "__path__", [])), airflow.__version__)
+    if fab:
+        schemas.append(("fab", os.path.join(fab, "migrations"), {"version_table": FAB_VERSION_TABLE}))
+    answer = dict(fab=None)
     try:
         with engine.connect() as conn:
-            current = sorted(MigrationContext.configure(conn).get_current_heads())
+            for name, folder, opts in schemas:
+                script = ScriptDirectory(folder)
+                heads = sorted(script.get_heads())
+                known = set(rev.revision for rev in script.walk_revisions())
+                current = sorted(MigrationContext.configure(conn, opts=opts).get_current_heads())
+                found = dict(current=current, heads=heads, state=schema_state(current, heads, known))
+                if name:
+                    answer[name] = found
+                else:
+                    answer.update(found)
+    except HelperError:
+        raise
     except Exception as exc:
         text = mask(getattr(exc, "orig", None) or exc)
         raise HelperError(classify(text), text.strip())
-    return dict(current=current, heads=heads, state=schema_state(current, heads, known))
+    answer["schema_state"] = answer["state"]
+    answer["state"] = overall_state(answer["state"], (answer["fab"] or {}).get("state"))
+    return answer
 
 
 @contextlib.contextmanager
@@ -226,13 +277,24 @@ def db_migrate(request):
     with database_lock(engine, min(float(request.get("lock_timeout", 300)), timeout)) as waited:
         before = inspect_schema(airflow, engine)
         answer.update(lock_waited=waited, before=before, command=None, rc=None, stdout="", stderr="")
-        argv = request.get("commands", {}).get(before["state"])
+        commands = request.get("commands", {})
+        argv = commands.get(before["state"])
         if argv:
             rc, out, err = run_bounded(argv, max(1.0, deadline - time.time()))
             answer.update(command=argv, rc=rc, stdout=mask(out)[-4000:], stderr=mask(err)[-4000:])
             # A fresh engine: the one above may cache reflection from before the migration.
             engine.dispose()
         answer["after"] = inspect_schema(airflow, engine)
+        fab = answer["after"].get("fab")
+        if (commands.get("fab") and fab and fab["state"] in ("empty", "behind") and answer["rc"] in (None, 0)
+                and answer["after"]["schema_state"] == "current"):
+            # Airflow migrates the FAB schema when it knows the provider's DB manager (3.2+ finds it by itself;
+            # earlier 3.x only when [core] auth_manager is FAB): the provider's own command does it otherwise.
+            rc, out, err = run_bounded(commands["fab"], max(1.0, deadline - time.time()))
+            answer.update(fab_command=commands["fab"], fab_rc=rc, fab_stdout=mask(out)[-4000:],
+                          fab_stderr=mask(err)[-4000:])
+            engine.dispose()
+            answer["after"] = inspect_schema(airflow, engine)
     return answer
 
 
@@ -282,7 +344,7 @@ def user_inspect(request):
         sm = builder.sm
         user = sm.find_user(username=request["username"])
         answer = dict(roles=sorted(role.name for role in sm.get_all_roles()), exists=user is not None, user=None,
-                      password_matches=None)
+                      password_matches=None, auth_manager=configured_auth_manager())
         if user is not None:
             answer["user"] = describe(user)
             if request.get("password") is not None:
@@ -290,6 +352,12 @@ def user_inspect(request):
                 answer["password_matches"] = bool(user.password) and check_password_hash(
                     user.password, request["password"])
         return answer
+
+
+def configured_auth_manager():
+    """[core] auth_manager as the running Airflow reads it (Airflow 3; None before, where the webserver is FAB's)."""
+    from airflow.configuration import conf
+    return conf.get("core", "auth_manager", fallback=None) or None
 
 
 def user_update(request):
@@ -347,13 +415,18 @@ def read_only_imports():
         sys.meta_path.remove(guard)
 
 
-def airflow_package_dir():
-    """Where the airflow package is, found without importing it."""
+def airflow_package_dirs():
+    """Where the airflow package is (its first folder holds Airflow itself; providers may add more), found without
+    importing it."""
     from importlib.machinery import PathFinder
     spec = PathFinder.find_spec("airflow")
     if spec is None or not spec.submodule_search_locations:
         raise HelperError("import", "no airflow package on the path of %s" % sys.executable)
-    return list(spec.submodule_search_locations)[0]
+    return list(spec.submodule_search_locations)
+
+
+def airflow_package_dir():
+    return airflow_package_dirs()[0]
 
 
 def package_version(package_dir):
@@ -429,14 +502,35 @@ def config_command(command, where):
     return out.strip()
 
 
+def airflow_cfg():
+    """(AIRFLOW_HOME, the airflow.cfg Airflow reads): AIRFLOW_CONFIG, else AIRFLOW_HOME/airflow.cfg."""
+    home = expand(os.environ.get("AIRFLOW_HOME", "~/airflow"))
+    config_file = expand(os.environ["AIRFLOW_CONFIG"]) if "AIRFLOW_CONFIG" in os.environ else os.path.join(
+        home, "airflow.cfg")
+    return home, config_file
+
+
+def configured_option(section, key, default=None):
+    """A plain option looked up where Airflow looks, read-only: AIRFLOW__<SECTION>__<KEY>, then airflow.cfg."""
+    import configparser
+    variable = "AIRFLOW__%s__%s" % (section.upper(), key.upper())
+    if os.environ.get(variable):
+        return expand(os.environ[variable])
+    parser = configparser.ConfigParser()
+    config_file = airflow_cfg()[1]
+    if os.path.isfile(config_file):
+        parser.read(config_file)
+    if parser.has_option(section, key):
+        return expand(parser.get(section, key))
+    return default
+
+
 def configured_sql_alchemy_conn(version):
     """(URL, where it came from) of the metadata database, looked up where Airflow looks: AIRFLOW__<S>__SQL_ALCHEMY_CONN
     (and _CMD), then airflow.cfg (AIRFLOW_CONFIG or AIRFLOW_HOME/airflow.cfg), then the default SQLite file in
     AIRFLOW_HOME. <S> is [database] from Airflow 2.3 on ([core] still read), [core] before."""
     import configparser
-    home = expand(os.environ.get("AIRFLOW_HOME", "~/airflow"))
-    config_file = expand(os.environ["AIRFLOW_CONFIG"]) if "AIRFLOW_CONFIG" in os.environ else os.path.join(
-        home, "airflow.cfg")
+    home, config_file = airflow_cfg()
     sections = ("database", "core") if tuple(version[:2]) >= (2, 3) else ("core",)
     for section in sections:
         variable = "AIRFLOW__%s__SQL_ALCHEMY_CONN" % section.upper()
@@ -529,25 +623,41 @@ def read_only_database(version):
 
 
 def db_inspect_read_only(request):
-    package = airflow_package_dir()
+    locations = airflow_package_dirs()
     airflow_version = version(request)["airflow_version"]
-    heads, known = migration_graph(package)
+    schemas = [(None, locations[0], "alembic_version")]
+    fab = fab_provider_dir(locations, airflow_version)
+    if fab:
+        schemas.append(("fab", fab, FAB_VERSION_TABLE))
     with read_only_database(version_tuple(airflow_version)) as database:
-        current = []
-        if "alembic_version" in database.tables():
-            current = sorted(row[0] for row in database.rows("SELECT version_num FROM alembic_version"))
-        return dict(airflow_version=airflow_version, dialect=database.dialect, url=database.url, current=current,
-                    heads=heads, state=schema_state(current, heads, set(known)))
+        tables = database.tables()
+        answer = dict(airflow_version=airflow_version, dialect=database.dialect, url=database.url, fab=None)
+        for name, package, table in schemas:
+            heads, known = migration_graph(package)
+            current = []
+            if table in tables:
+                current = sorted(row[0] for row in database.rows("SELECT version_num FROM %s" % table))
+            found = dict(current=current, heads=heads, state=schema_state(current, heads, set(known)))
+            if name:
+                answer[name] = found
+            else:
+                answer.update(found)
+        answer["schema_state"] = answer["state"]
+        answer["state"] = overall_state(answer["state"], (answer["fab"] or {}).get("state"))
+        return answer
 
 
 def user_inspect_read_only(request):
     airflow_version = version(request)["airflow_version"]
+    auth_manager = None
+    if version_tuple(airflow_version) >= (3, 0):
+        auth_manager = configured_option("core", "auth_manager", DEFAULT_AUTH_MANAGER_3)
     with read_only_database(version_tuple(airflow_version)) as database:
         tables = database.tables()
         roles = set(DEFAULT_ROLES)
         if "ab_role" in tables:
             roles.update(row[0] for row in database.rows("SELECT name FROM ab_role"))
-        answer = dict(roles=sorted(roles), exists=False, user=None, password_matches=None)
+        answer = dict(roles=sorted(roles), exists=False, user=None, password_matches=None, auth_manager=auth_manager)
         if "ab_user" not in tables:
             return answer
         found = database.rows("SELECT id, username, email, first_name, last_name, active, password FROM ab_user "

@@ -20,6 +20,10 @@ description:
     (a PostgreSQL advisory lock, or MySQL C(GET_LOCK)); whoever gets the lock second inspects the schema again,
     finds it current and reports no change. C(run_once) is a convenience, not a requirement.
   - Uses the CLI verbs of the Airflow it finds (C(db init)/C(db upgrade) on 2.0-2.6, C(db migrate) on 2.7 and 3.x).
+  - On Airflow 3 with the FAB provider installed (the auth manager that owns C(airflow users) and the C(ab_*)
+    tables), the provider's schema counts too (its own alembic version table, C(alembic_version_fab)). C(db migrate)
+    migrates it along with Airflow's; if it is still behind afterwards, C(airflow fab-db migrate) runs under the same
+    lock.
   - Never downgrades. A schema written by a newer Airflow than the installed one is an error.
 author:
   - ha_airflow maintainers (@ha-airflow)
@@ -51,7 +55,7 @@ attributes:
       - Airflow is not imported (importing Airflow 2.0.x writes C(airflow.cfg) and C(webserver_config.py) into
         E(AIRFLOW_HOME) when they are missing). The schema revision is read with plain SQL in a read-only session on
         the connection Airflow would use (O(environment), then C(airflow.cfg)); the installed Airflow's migration
-        heads are read from its migration scripts as text.
+        heads (and on Airflow 3 the FAB provider's) are read from its migration scripts as text.
   diff_mode:
     support: none
     description: Returns the revisions instead of a diff.
@@ -142,6 +146,16 @@ stderr:
   description: End of the migration command's error output.
   returned: when a command ran
   type: str
+fab:
+  description:
+    - Airflow 3 with the FAB provider: the provider's own schema (users, roles), which C(db migrate) migrates too.
+    - C(state), C(revision_before), C(revision_after) and C(head_revision) as for Airflow's schema above; C(command)
+      is C(airflow fab-db migrate) when it had to run after C(db migrate) (empty otherwise).
+  returned: when Airflow is 3.x and the FAB provider is installed
+  type: dict
+  sample: {state: current, revision_before: 02ca36b0235b, revision_after: 02ca36b0235b,
+           head_revision: 02ca36b0235b, command: []}
+  version_added: 0.3.0
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -151,6 +165,7 @@ from ansible_collections.ha_airflow.aws.plugins.module_utils._airflow import (
     AirflowRunner,
     airflow_argument_spec,
     db_argv,
+    fab_db_argv,
     family_for,
     parse_version,
     register_secrets,
@@ -213,11 +228,28 @@ def migration_timeout_error(error, timeout, runner, result):
         error_kind="migration_timeout", **result)
 
 
-def ahead_error(result):
+def ahead_error(result, info):
+    """The schema (Airflow's, or the FAB provider's) is at a revision the installed code does not know."""
+    if info.get("schema_state", info["state"]) != "ahead" and (info.get("fab") or {}).get("state") == "ahead":
+        return AirflowDbError(
+            "The FAB provider's schema (alembic_version_fab) is at revision %s, which the installed "
+            "apache-airflow-providers-fab does not know: a newer provider migrated it. Install that provider "
+            "version (or restore the database from before the upgrade); this module never downgrades."
+            % (_revision(info["fab"]["current"]),), error_kind="ahead", **result)
     return AirflowDbError(
         "The database schema is at revision %s, which Airflow %s does not know: a newer Airflow migrated it. "
         "Install that Airflow (or restore the database from before the upgrade); this module never downgrades."
         % (result["revision_before"], result["airflow_version"]), error_kind="ahead", **result)
+
+
+def fab_result(before, after=None, command=None):
+    """The ``fab`` return value from the helper's FAB schema answers (None when there is no FAB schema)."""
+    if not before:
+        return None
+    after = after or before
+    return dict(state=before["state"], revision_before=_revision(before["current"]),
+                revision_after=_revision(after["current"]), head_revision=_revision(before["heads"]),
+                command=command or [])
 
 
 def ensure_schema(module, runner):
@@ -235,20 +267,26 @@ def ensure_schema(module, runner):
         state=info["state"], revision_before=_revision(info["current"]), revision_after=_revision(info["current"]),
         head_revision=_revision(info["heads"]), command=[],
         database=dict(dialect=info["dialect"], url=runner.mask(info["url"])))
+    if info.get("fab"):
+        result["fab"] = fab_result(info["fab"])
     if info["state"] == "ahead":
-        raise ahead_error(result)
+        raise ahead_error(result, info)
     if info["state"] == "current":
         return result
 
     command = db_argv(runner.executable, family, info["state"])
     if module.check_mode:
         result.update(changed=True, revision_after=result["head_revision"], command=runner.shown(command))
+        if info.get("fab"):
+            result["fab"]["revision_after"] = result["fab"]["head_revision"]
         return result
 
+    commands = dict(empty=db_argv(runner.executable, family, "empty"),
+                    behind=db_argv(runner.executable, family, "behind"))
+    if fab_db_argv(runner.executable, family):
+        commands["fab"] = fab_db_argv(runner.executable, family)
     answer = runner.helper("db_migrate", dict(
-        lock_timeout=module.params["lock_timeout"], timeout=module.params["timeout"],
-        commands=dict(empty=db_argv(runner.executable, family, "empty"),
-                      behind=db_argv(runner.executable, family, "behind"))))
+        lock_timeout=module.params["lock_timeout"], timeout=module.params["timeout"], commands=commands))
     if "error" in answer and answer["error"].get("kind") == "migration_timeout":
         raise migration_timeout_error(answer["error"], module.params["timeout"], runner, result)
     if "error" in answer:
@@ -258,21 +296,34 @@ def ensure_schema(module, runner):
     result.update(
         revision_before=_revision(answer["before"]["current"]), revision_after=_revision(after["current"]),
         command=runner.shown(ran), lock_waited=answer.get("lock_waited"))
+    if answer["before"].get("fab") or after.get("fab"):
+        result["fab"] = fab_result(answer["before"].get("fab"), after.get("fab"),
+                                   runner.shown(answer.get("fab_command") or []))
     if answer["before"]["state"] == "ahead":  # a newer Airflow on another host migrated while this one waited
-        raise ahead_error(result)
-    result["changed"] = result["revision_before"] != result["revision_after"]
+        raise ahead_error(result, answer["before"])
+    result["changed"] = (result["revision_before"] != result["revision_after"]
+                         or (result.get("fab") or {}).get("revision_before")
+                         != (result.get("fab") or {}).get("revision_after"))
     if ran:
         result.update(stdout=runner.mask(tail(answer.get("stdout"))), stderr=runner.mask(tail(answer.get("stderr"))))
     if ran and answer.get("rc") != 0:
         output = runner.mask(tail(answer.get("stderr") or answer.get("stdout"), 1500))
         raise AirflowDbError("%s failed (rc=%s): %s" % (" ".join(result["command"]), answer.get("rc"), output),
                              error_kind="command", **result)
+    if answer.get("fab_command") and answer.get("fab_rc") != 0:
+        output = runner.mask(tail(answer.get("fab_stderr") or answer.get("fab_stdout"), 1500))
+        raise AirflowDbError("%s failed (rc=%s): %s" % (" ".join(result["fab"]["command"]), answer.get("fab_rc"),
+                                                        output), error_kind="command", **result)
     if after["state"] != "current":
+        fab = result.get("fab") or {}
+        where = "the schema is at %s, not at the head %s" % (result["revision_after"], result["head_revision"])
+        if after.get("schema_state", after["state"]) == "current" and fab:
+            where = ("the FAB provider's schema (alembic_version_fab) is at %s, not at its head %s"
+                     % (fab["revision_after"], fab["head_revision"]))
         raise AirflowDbError(
-            "After %s the schema is at %s, not at the head %s. Read stdout/stderr for what Airflow refused "
+            "After %s %s. Read stdout/stderr for what Airflow refused "
             "(Airflow 2.0 skips migrations it cannot do automatically, such as duplicate connection ids)."
-            % (" ".join(result["command"]) or "waiting for the lock", result["revision_after"],
-               result["head_revision"]), error_kind="not_at_head", **result)
+            % (" ".join(result["command"]) or "waiting for the lock", where), error_kind="not_at_head", **result)
     return result
 
 

@@ -21,6 +21,10 @@ description:
     the password always travels on standard input, never on a command line.
   - The current password is verified without changing it, with C(werkzeug.security.check_password_hash) against the
     stored hash, inside Airflow's virtual environment. It is never printed.
+  - On Airflow 3 the users are those of the FAB provider (C(apache-airflow-providers-fab), the C(fab) extra), through
+    its C(airflow users) CLI and its security manager, with the same options and commands. They log in only when
+    C([core] auth_manager) is C(airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager); with another
+    auth manager the module still manages the user, and warns.
 author:
   - ha_airflow maintainers (@ha-airflow)
 options:
@@ -77,6 +81,7 @@ attributes:
     description: Before and after of the user's fields and roles; a password change shows as C(password_changed).
 notes:
   - Run it once per cluster (C(run_once)); all hosts share the metadata database.
+  - On Airflow 3 the FAB tables exist once C(airflow db migrate) has run (M(ha_airflow.aws.airflow_db)).
 """
 
 EXAMPLES = r"""
@@ -232,6 +237,12 @@ def manage_user(module, runner):
             "Reading users through Airflow's security manager failed (%s): %s. Check the database connection "
             "(airflow_db must have run first) and airflow_home/environment."
             % (current["error"]["kind"], runner.mask(current["error"]["message"])), error_kind=current["error"]["kind"])
+
+    wanted = family.get("fab_auth_manager")
+    if wanted and current.get("auth_manager") and current["auth_manager"] != wanted:
+        module.warn("[core] auth_manager is %s, so Airflow %s does not let the FAB users this module manages log "
+                    "in: set it to %s (AIRFLOW__CORE__AUTH_MANAGER) on every host."
+                    % (current["auth_manager"], version, wanted))
 
     steps = plan(params, current, current["roles"])
     username, exe = params["username"], runner.executable

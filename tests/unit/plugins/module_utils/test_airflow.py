@@ -29,26 +29,37 @@ def test_parse_version_rejects(text):
         _airflow.parse_version(text)
 
 
-# version -> (family, argv for an empty database, argv for a database behind, sql_alchemy_conn variable)
+# version -> (family, argv for an empty database, argv for a database behind, sql_alchemy_conn variable,
+#             argv of the FAB provider's own migration, the auth manager whose users airflow_user manages)
+FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 FAMILIES = [
-    ((2, 0, 2), "2.0-2.2", [EXE, "db", "init"], [EXE, "db", "upgrade"], "AIRFLOW__CORE__SQL_ALCHEMY_CONN"),
-    ((2, 2, 5), "2.0-2.2", [EXE, "db", "init"], [EXE, "db", "upgrade"], "AIRFLOW__CORE__SQL_ALCHEMY_CONN"),
-    ((2, 3, 0), "2.3-2.6", [EXE, "db", "init"], [EXE, "db", "upgrade"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
-    ((2, 6, 3), "2.3-2.6", [EXE, "db", "init"], [EXE, "db", "upgrade"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
-    ((2, 7, 0), "2.7+", [EXE, "db", "migrate"], [EXE, "db", "migrate"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
-    ((2, 10, 5), "2.7+", [EXE, "db", "migrate"], [EXE, "db", "migrate"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
-    ((3, 0, 1), "3.x", [EXE, "db", "migrate"], [EXE, "db", "migrate"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
+    ((2, 0, 2), "2.0-2.2", [EXE, "db", "init"], [EXE, "db", "upgrade"], "AIRFLOW__CORE__SQL_ALCHEMY_CONN", None, None),
+    ((2, 2, 5), "2.0-2.2", [EXE, "db", "init"], [EXE, "db", "upgrade"], "AIRFLOW__CORE__SQL_ALCHEMY_CONN", None, None),
+    ((2, 3, 0), "2.3-2.6", [EXE, "db", "init"], [EXE, "db", "upgrade"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None,
+     None),
+    ((2, 6, 3), "2.3-2.6", [EXE, "db", "init"], [EXE, "db", "upgrade"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None,
+     None),
+    ((2, 7, 0), "2.7+", [EXE, "db", "migrate"], [EXE, "db", "migrate"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None,
+     None),
+    ((2, 10, 5), "2.7+", [EXE, "db", "migrate"], [EXE, "db", "migrate"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None,
+     None),
+    ((3, 0, 1), "3.x", [EXE, "db", "migrate"], [EXE, "db", "migrate"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+     [EXE, "fab-db", "migrate"], FAB),
+    ((3, 3, 2), "3.x", [EXE, "db", "migrate"], [EXE, "db", "migrate"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+     [EXE, "fab-db", "migrate"], FAB),
 ]
 
 
-@pytest.mark.parametrize("version, family, create, upgrade, variable", FAMILIES)
-def test_version_families(version, family, create, upgrade, variable):
+@pytest.mark.parametrize("version, family, create, upgrade, variable, fab_db, auth_manager", FAMILIES)
+def test_version_families(version, family, create, upgrade, variable, fab_db, auth_manager):
     entry = _airflow.family_for(version)
     assert entry["family"] == family
     assert _airflow.db_argv(EXE, entry, "empty") == create
     assert _airflow.db_argv(EXE, entry, "behind") == upgrade
     assert _airflow.db_argv(EXE, entry, "current") is None
     assert _airflow.sql_alchemy_conn_variable(entry) == variable
+    assert _airflow.fab_db_argv(EXE, entry) == fab_db
+    assert entry["fab_auth_manager"] == auth_manager
 
 
 def test_airflow_1_is_refused():
@@ -58,7 +69,9 @@ def test_airflow_1_is_refused():
 
 def test_appbuilder_by_family():
     assert _airflow.family_for((2, 0, 2))["appbuilder"] == "airflow.www.app:cached_app"
-    assert _airflow.family_for((3, 0, 0))["appbuilder"].startswith("airflow.providers.fab.")
+    # Airflow 3: the FAB provider's CLI helper, a context manager around a Flask app (no webserver any more)
+    assert _airflow.family_for((3, 3, 2))["appbuilder"] == \
+        "airflow.providers.fab.auth_manager.cli_commands.utils:get_application_builder"
 
 
 @pytest.mark.parametrize("builder, args, argv", [

@@ -378,3 +378,155 @@ def test_watchdog_ends_a_helper_stuck_outside_the_command(tmp_path):
     answer = _airflow.parse_helper_output(proc.stdout)
     assert answer["error"]["kind"] == "timeout", (proc.stdout, proc.stderr)
     assert "did not finish within 2 s" in answer["error"]["message"]
+
+
+# --- Airflow 3: the FAB provider's schema, and the configured auth manager ----------------------------------------
+
+FAB_MIGRATIONS = {
+    "0000_1_4_0_create_ab_tables_if_missing.py": "import airflow  # noqa\nrevision = 'fab111'\ndown_revision = None\n",
+    "0001_3_5_0_fix_fab_db_inconsistencies.py": "revision = 'fab222'\ndown_revision = 'fab111'\n",
+}
+
+
+@pytest.fixture
+def stand_in3(stand_in):
+    """The stand-in as Airflow 3 with the FAB provider: its migrations in airflow/providers/fab/migrations."""
+    (stand_in["package"] / "version.py").write_text("version = '3.3.2'\n")
+    versions = stand_in["package"] / "providers" / "fab" / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    for name, text in FAB_MIGRATIONS.items():
+        (versions / name).write_text(text)
+    return stand_in
+
+
+def add_fab_version(path, revision):
+    conn = sqlite3.connect(str(path))
+    conn.execute("CREATE TABLE alembic_version_fab (version_num VARCHAR(32) NOT NULL)")
+    conn.execute("INSERT INTO alembic_version_fab VALUES (?)", (revision,))
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("core, fab, state", [
+    ("empty", None, "empty"),
+    ("empty", "current", "empty"),
+    ("current", None, "current"),
+    ("current", "current", "current"),
+    ("current", "behind", "behind"),
+    ("current", "empty", "behind"),
+    ("behind", "current", "behind"),
+    ("current", "ahead", "ahead"),
+    ("ahead", "current", "ahead"),
+])
+def test_overall_state(helper_ns, core, fab, state):
+    assert helper_ns["overall_state"](core, fab) == state
+
+
+@pytest.fixture
+def helper_ns():
+    namespace = {"__name__": "helper_under_test"}
+    exec(compile(HELPER_SOURCE, "<helper>", "exec"), namespace)  # pylint: disable=exec-used
+    return namespace
+
+
+def test_fab_schema_only_on_airflow_3(stand_in3):
+    find = stand_in3["helper"]["fab_provider_dir"]
+    locations = [str(stand_in3["package"])]
+    assert find(locations, "3.3.2") == str(stand_in3["package"] / "providers" / "fab")
+    assert find(locations, "2.10.5") is None  # Airflow 2 owns the ab_* tables itself
+    assert find([str(stand_in3["package"] / "nowhere")], "3.3.2") is None  # no FAB provider installed
+
+
+# Airflow's revision, FAB's revision -> state of each and together
+CASES_3 = [
+    (None, None, "empty", None, "empty"),
+    ("ccc333", None, "current", "empty", "behind"),
+    ("ccc333", "fab111", "current", "behind", "behind"),
+    ("ccc333", "fab222", "current", "current", "current"),
+    ("bbb222", "fab222", "behind", "current", "behind"),
+    ("ccc333", "fab999", "current", "ahead", "ahead"),
+]
+
+
+@pytest.mark.parametrize("revision, fab_revision, core_state, fab_state, state", CASES_3)
+def test_check_mode_db_inspect_airflow3_reads_both_schemas(stand_in3, monkeypatch, capsys, revision, fab_revision,
+                                                           core_state, fab_state, state):
+    if revision:
+        make_database(stand_in3["database"], revision=revision, users=None)
+    if fab_revision:
+        add_fab_version(stand_in3["database"], fab_revision)
+    answer = call(stand_in3["helper"], "db_inspect", {"check_mode": True}, monkeypatch, capsys)
+    assert "error" not in answer, answer
+    assert answer["airflow_version"] == "3.3.2"
+    assert (answer["schema_state"], answer["state"]) == (core_state, state)
+    assert answer["heads"] == HEADS
+    expected_fab = dict(current=[fab_revision] if fab_revision else [], heads=["fab222"], state=fab_state or "empty")
+    assert answer["fab"] == expected_fab
+    assert os.listdir(str(stand_in3["home"])) == [] and not airflow_imported()
+
+
+def test_check_mode_db_inspect_airflow2_has_no_fab_schema(stand_in, monkeypatch, capsys):
+    make_database(stand_in["database"], revision="ccc333", users=None)
+    answer = call(stand_in["helper"], "db_inspect", {"check_mode": True}, monkeypatch, capsys)
+    assert answer["fab"] is None and answer["state"] == "current"
+
+
+@pytest.mark.parametrize("environment, cfg, expected", [
+    ({}, None, "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"),
+    ({"AIRFLOW__CORE__AUTH_MANAGER": "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"}, None,
+     "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"),
+    ({}, "[core]\nauth_manager = my.Manager\n", "my.Manager"),
+])
+def test_check_mode_user_inspect_airflow3_reports_the_auth_manager(stand_in3, monkeypatch, capsys, environment, cfg,
+                                                                    expected):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    if cfg:
+        config = stand_in3["home"].parent / "elsewhere.cfg"
+        config.write_text(cfg)
+        monkeypatch.setenv("AIRFLOW_CONFIG", str(config))
+    make_database(stand_in3["database"], revision="ccc333", users=[("ada", "pw", ["Admin"])])
+    request = dict(check_mode=True, username="ada", password="pw",
+                   appbuilder="airflow.providers.fab.auth_manager.cli_commands.utils:get_application_builder")
+    answer = call(stand_in3["helper"], "user_inspect", request, monkeypatch, capsys)
+    assert answer["auth_manager"] == expected
+    assert answer["exists"] is True and answer["password_matches"] is True
+    assert os.listdir(str(stand_in3["home"])) == [] and not airflow_imported()
+
+
+def test_check_mode_user_inspect_airflow2_has_no_auth_manager(stand_in, monkeypatch, capsys):
+    request = dict(check_mode=True, appbuilder="airflow.www.app:cached_app", username="ada", password="pw")
+    assert call(stand_in["helper"], "user_inspect", request, monkeypatch, capsys)["auth_manager"] is None
+
+
+def fab_inspections(*states):
+    """inspect_schema answers in turn: Airflow's schema current, the FAB provider's in each of ``states``."""
+    answers = [dict(current=["h1"], heads=["h1"], schema_state="current",
+                    state="current" if fab_state == "current" else "behind",
+                    fab=dict(current=[], heads=["f1"], state=fab_state)) for fab_state in states]
+    return lambda airflow, engine: answers.pop(0)
+
+
+@pytest.mark.parametrize("states, fab_runs", [
+    (("behind", "behind", "current"), True),  # db migrate left FAB behind: fab-db migrate
+    (("behind", "current"), False),  # db migrate did both (Airflow 3.2+)
+])
+def test_db_migrate_runs_fab_db_migrate_only_when_needed(migrate_helper, monkeypatch, capsys, states, fab_runs):
+    migrate_helper["inspect_schema"] = fab_inspections(*states)
+    ran = [sys.executable, "-c", "print('Database migration done!')"]
+    fab = [sys.executable, "-c", "print('fab-db done')"]
+    answer = call(migrate_helper, "db_migrate", dict(commands={"behind": ran, "fab": fab}, timeout=60),
+                  monkeypatch, capsys)
+    assert "error" not in answer, answer
+    assert answer["command"] == ran and answer["after"]["state"] == "current"
+    assert answer.get("fab_command") == (fab if fab_runs else None)
+    if fab_runs:
+        assert (answer["fab_rc"], answer["fab_stdout"].strip()) == (0, "fab-db done")
+
+
+def test_db_migrate_without_a_fab_command_leaves_it(migrate_helper, monkeypatch, capsys):
+    # Airflow 2: no fab command in the request, whatever the state says.
+    migrate_helper["inspect_schema"] = fab_inspections("behind", "behind")
+    ran = [sys.executable, "-c", "print('ok')"]
+    answer = call(migrate_helper, "db_migrate", dict(commands={"behind": ran}, timeout=60), monkeypatch, capsys)
+    assert "fab_command" not in answer and answer["after"]["state"] == "behind"

@@ -48,6 +48,8 @@ CASES = [
     ("2.9.3", "behind", [OLD], ["db", "migrate"]),
     ("3.0.2", "empty", [], ["db", "migrate"]),
     ("3.1.0", "behind", [OLD], ["db", "migrate"]),
+    ("3.3.2", "empty", [], ["db", "migrate"]),
+    ("3.3.2", "behind", [OLD], ["db", "migrate"]),
 ]
 
 
@@ -73,10 +75,12 @@ def test_real_run_migrates_under_the_lock(monkeypatch, venv, version, state, cur
     result = run_module(monkeypatch, airflow_db, args(venv, lock_timeout=42), target).result
     family_create = [venv["airflow"]] + (["db", "migrate"] if words == ["db", "migrate"] else ["db", "init"])
     family_upgrade = [venv["airflow"]] + (["db", "migrate"] if words == ["db", "migrate"] else ["db", "upgrade"])
+    commands = {"empty": family_create, "behind": family_upgrade}
+    if version.startswith("3."):  # the FAB provider's own migration, for when db migrate left its schema behind
+        commands["fab"] = [venv["airflow"], "fab-db", "migrate"]
     assert target.helper_calls() == [
         ("db_inspect", {"timeout": 1800}),
-        ("db_migrate", {"lock_timeout": 42, "timeout": 1800,
-                        "commands": {"empty": family_create, "behind": family_upgrade}}),
+        ("db_migrate", {"lock_timeout": 42, "timeout": 1800, "commands": commands}),
     ]
     assert result["changed"] is True
     assert result["command"] == [venv["airflow"]] + words
@@ -340,3 +344,131 @@ def test_hung_migration_is_stopped(monkeypatch, capsys, tmp_path):
     assert "pg_stat_activity" in result["msg"]
     assert result["command"] == [str(exe), "db", "upgrade"]
     assert "Running upgrade" in result["stdout"]
+
+
+# --- Airflow 3: the FAB provider's schema (users, roles) counts too ---------------------------------------------------
+
+FAB_HEAD = "02ca36b0235b"
+FAB_OLD = "6709f7a774b9"
+
+
+def fab(current, state, heads=(FAB_HEAD,)):
+    return dict(current=list(current), heads=list(heads), state=state)
+
+
+def inspect3(current, core_state, fab_schema, state=None):
+    """A 3.x db_inspect answer: Airflow's schema, the FAB provider's, and the state of both together."""
+    reply = dict(airflow_version="3.3.2", dialect="postgresql", url=URL, current=list(current), heads=[HEAD],
+                 schema_state=core_state, state=state or core_state, fab=fab_schema)
+    return answer(reply)
+
+
+def migrated3(request, before, after, fab_ran=False, fab_rc=0):
+    command = request["commands"].get(before["state"])
+    reply = dict(airflow_version="3.3.2", dialect="postgresql", url=URL, lock_waited=0.0, before=before,
+                 command=command, rc=0 if command else None, stdout="Database migration done!", stderr="", after=after)
+    if fab_ran:
+        reply.update(fab_command=request["commands"]["fab"], fab_rc=fab_rc, fab_stdout="",
+                     fab_stderr="" if fab_rc == 0 else "fab boom")
+    return answer(reply)
+
+
+def schema3(current, core_state, fab_schema, state=None):
+    return dict(current=list(current), heads=[HEAD], schema_state=core_state, state=state or core_state,
+                fab=fab_schema)
+
+
+def args3(venv, **extra):
+    return args(venv, environment={"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:pw@db/af"},
+                **extra)
+
+
+# core state, FAB state, overall state -> what check mode reports (command words, fab revision_after)
+CASES_3 = [
+    ("empty", fab([], "empty"), "empty", ["db", "migrate"]),
+    ("behind", fab([FAB_HEAD], "current"), "behind", ["db", "migrate"]),
+    ("current", fab([FAB_OLD], "behind"), "behind", ["db", "migrate"]),
+    ("current", fab([], "empty"), "behind", ["db", "migrate"]),
+    ("current", fab([FAB_HEAD], "current"), "current", []),
+]
+
+
+@pytest.mark.parametrize("core_state, fab_schema, state, words", CASES_3)
+def test_airflow3_check_mode_counts_the_fab_schema(monkeypatch, venv, core_state, fab_schema, state, words):
+    current = [] if core_state == "empty" else [HEAD] if core_state == "current" else [OLD]
+    target = FakeTarget({"db_inspect": [inspect3(current, core_state, fab_schema, state)]})
+    result = run_module(monkeypatch, airflow_db, args3(venv), target, check_mode=True).result
+    assert result["state"] == state and result["version_family"] == "3.x"
+    assert result["changed"] is bool(words)
+    assert result["command"] == ([venv["airflow"]] + words if words else [])
+    assert result["fab"] == dict(state=fab_schema["state"], revision_before=(fab_schema["current"] or [None])[0],
+                                 revision_after=FAB_HEAD, head_revision=FAB_HEAD, command=[])
+    assert target.helper_calls() == [("db_inspect", {"timeout": 1800, "check_mode": True})]
+
+
+def test_airflow3_db_migrate_migrates_both(monkeypatch, venv):
+    before = schema3([], "empty", fab([], "empty"))
+    after = schema3([HEAD], "current", fab([FAB_HEAD], "current"))
+    target = FakeTarget({"db_inspect": [inspect3([], "empty", fab([], "empty"))],
+                         "db_migrate": [lambda req: migrated3(req, before, after)]})
+    result = run_module(monkeypatch, airflow_db, args3(venv), target).result
+    assert result["changed"] is True and result["command"] == [venv["airflow"], "db", "migrate"]
+    assert result["fab"] == dict(state="empty", revision_before=None, revision_after=FAB_HEAD,
+                                 head_revision=FAB_HEAD, command=[])
+
+
+def test_airflow3_fab_schema_left_behind_gets_fab_db_migrate(monkeypatch, venv):
+    # An Airflow that does not know the provider's DB manager (3.0/3.1 without the FAB auth manager configured):
+    # db migrate leaves the FAB schema behind, the helper ran the provider's command (commands["fab"]).
+    before = schema3([HEAD], "current", fab([FAB_OLD], "behind"), "behind")
+    after = schema3([HEAD], "current", fab([FAB_HEAD], "current"))
+    target = FakeTarget({"db_inspect": [inspect3([HEAD], "current", fab([FAB_OLD], "behind"), "behind")],
+                         "db_migrate": [lambda req: migrated3(req, before, after, fab_ran=True)]})
+    result = run_module(monkeypatch, airflow_db, args3(venv), target).result
+    assert target.helper_calls()[1][1]["commands"]["fab"] == [venv["airflow"], "fab-db", "migrate"]
+    assert result["changed"] is True
+    assert result["revision_before"] == result["revision_after"] == HEAD
+    assert result["fab"] == dict(state="behind", revision_before=FAB_OLD, revision_after=FAB_HEAD,
+                                 head_revision=FAB_HEAD, command=[venv["airflow"], "fab-db", "migrate"])
+
+
+def test_airflow3_failed_fab_db_migrate(monkeypatch, venv):
+    before = schema3([HEAD], "current", fab([FAB_OLD], "behind"), "behind")
+    after = schema3([HEAD], "current", fab([FAB_OLD], "behind"), "behind")
+    target = FakeTarget({"db_inspect": [inspect3([HEAD], "current", fab([FAB_OLD], "behind"), "behind")],
+                         "db_migrate": [lambda req: migrated3(req, before, after, fab_ran=True, fab_rc=1)]})
+    with pytest.raises(Fail) as caught:
+        run_module(monkeypatch, airflow_db, args3(venv), target)
+    result = caught.value.result
+    assert result["error_kind"] == "command"
+    assert result["msg"].startswith("%s fab-db migrate failed (rc=1): fab boom" % venv["airflow"])
+
+
+def test_airflow3_fab_schema_not_at_head(monkeypatch, venv):
+    before = schema3([OLD], "behind", fab([FAB_OLD], "behind"))
+    after = schema3([HEAD], "current", fab([FAB_OLD], "behind"), "behind")
+    target = FakeTarget({"db_inspect": [inspect3([OLD], "behind", fab([FAB_OLD], "behind"))],
+                         "db_migrate": [lambda req: migrated3(req, before, after)]})
+    with pytest.raises(Fail) as caught:
+        run_module(monkeypatch, airflow_db, args3(venv), target)
+    result = caught.value.result
+    assert result["error_kind"] == "not_at_head"
+    assert "FAB provider's schema (alembic_version_fab) is at %s, not at its head %s" % (FAB_OLD, FAB_HEAD) \
+        in result["msg"]
+
+
+def test_airflow3_fab_schema_ahead(monkeypatch, venv):
+    target = FakeTarget({"db_inspect": [inspect3([HEAD], "current", fab(["ffffffffffff"], "ahead"), "ahead")]})
+    with pytest.raises(Fail) as caught:
+        run_module(monkeypatch, airflow_db, args3(venv), target)
+    result = caught.value.result
+    assert result["error_kind"] == "ahead"
+    assert "FAB provider's schema (alembic_version_fab) is at revision ffffffffffff" in result["msg"]
+    assert target.helper_calls() == [("db_inspect", {"timeout": 1800})]
+
+
+def test_airflow3_unreachable_names_the_database_section(monkeypatch, venv):
+    target = FakeTarget({"db_inspect": [error("unreachable", "Connection refused", "3.3.2")]})
+    with pytest.raises(Fail) as caught:
+        run_module(monkeypatch, airflow_db, args3(venv), target)
+    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in caught.value.result["msg"]

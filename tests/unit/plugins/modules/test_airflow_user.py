@@ -231,3 +231,76 @@ def test_failed_cli_output_masked_with_printed_result(monkeypatch, capsys, venv)
     assert result["command"] == create_argv(venv)
     for secret in (PASSWORD, "db-pw-123"):
         assert secret not in text
+
+
+# --- Airflow 3: the same commands through the FAB provider; a warning when FAB is not the auth manager --------------
+
+APPBUILDER_3 = "airflow.providers.fab.auth_manager.cli_commands.utils:get_application_builder"
+FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+SIMPLE = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+
+
+def inspected3(user=None, matches=None, auth_manager=FAB):
+    return answer(dict(roles=ROLES, exists=user is not None, user=user, password_matches=matches,
+                       auth_manager=auth_manager))
+
+
+# airflow version, the user as found, module args -> actions, CLI argv words after the executable
+CASES_3 = [
+    ("3.3.2", None, {}, ["create", "set password"],
+     [["users", "create", "--username", "ada", "--email", "ada@example.com", "--firstname", "Ada", "--lastname",
+       "Lovelace", "--role", "Admin", "--use-random-password"]]),
+    ("3.3.2", dict(ADA, roles=["Viewer"]), dict(role="Op"), ["add role Op", "remove role Viewer"],
+     [["users", "add-role", "--username", "ada", "--role", "Op"],
+      ["users", "remove-role", "--username", "ada", "--role", "Viewer"]]),
+    ("3.3.2", ADA, dict(state="absent"), ["delete"], [["users", "delete", "--username", "ada"]]),
+    ("3.3.2", ADA, {}, [], []),
+    ("3.0.6", None, {}, ["create", "set password"],
+     [["users", "create", "--username", "ada", "--email", "ada@example.com", "--firstname", "Ada", "--lastname",
+       "Lovelace", "--role", "Admin", "--use-random-password"]]),
+]
+
+
+@pytest.mark.parametrize("airflow_version, current, extra, actions, words", CASES_3)
+def test_airflow3_check_mode_then_real(monkeypatch, venv, airflow_version, current, extra, actions, words):
+    module_args = args(venv, **extra)
+    check = FakeTarget({"version": [version(airflow_version)], "user_inspect": [inspected3(current, matches=True)]})
+    result = run_module(monkeypatch, airflow_user, module_args, check, check_mode=True).result
+    assert result["actions"] == actions and result["changed"] is bool(actions)
+    assert [c[1:] for c in result["commands"] if c[0] == venv["airflow"]] == words
+    assert check.cli_calls() == []
+    assert check.calls[1]["request"]["appbuilder"] == APPBUILDER_3 and check.calls[1]["request"]["check_mode"]
+
+    replies = {"version": [version(airflow_version)],
+               "user_inspect": [inspected3(current, matches=True), inspected3(ADA)], "user_update": [updated()]}
+    for argv in words:
+        replies.setdefault(" ".join(argv[:2]), []).append((0, "", ""))
+    real = FakeTarget(replies)
+    result = run_module(monkeypatch, airflow_user, module_args, real).result
+    assert result["actions"] == actions
+    assert real.cli_calls() == [[venv["airflow"]] + argv for argv in words]
+    for call in real.calls:
+        if call["argv"][2:3] == [HELPER_SOURCE] and call["argv"][3] != "version":
+            assert call["request"]["appbuilder"] == APPBUILDER_3
+    assert all(PASSWORD not in " ".join(c["argv"]) for c in real.calls)
+
+
+@pytest.mark.parametrize("airflow_version, auth_manager, warned", [
+    ("3.3.2", SIMPLE, True),
+    ("3.3.2", "my.company.AuthManager", True),
+    ("3.3.2", FAB, False),
+    ("2.0.2", None, False),
+])
+def test_warns_when_the_fab_users_cannot_log_in(monkeypatch, capsys, venv, airflow_version, auth_manager, warned):
+    # Ansible keeps a module's warnings in a process-wide registry: start each case with an empty one.
+    from ansible.module_utils.common import warnings as ansible_warnings
+    monkeypatch.setattr(ansible_warnings, "_global_warnings", type(ansible_warnings._global_warnings)())
+    target = FakeTarget({"version": [version(airflow_version)],
+                         "user_inspect": [inspected3(ADA, matches=True, auth_manager=auth_manager)]})
+    _text, result = run_module_printed(monkeypatch, capsys, airflow_user, args(venv), target, check_mode=True)
+    assert result["changed"] is False
+    # ansible-core 2.19 reports warnings as WarningSummary dicts, older cores as strings: read them as text.
+    warnings = [str(w) for w in result.get("warnings", []) if "auth_manager" in str(w)]
+    assert bool(warnings) is warned, result.get("warnings")
+    if warned:
+        assert auth_manager in warnings[0] and FAB in warnings[0]

@@ -7,6 +7,7 @@ packages=(
   redis-server          # integration tests and the lab's stand-in for ElastiCache
   python3-venv
   shellcheck            # ansible-test sanity's shellcheck test (skipped when the program is missing)
+  patchelf              # tools/python-archive/build: the Python 3.7 archive's RUNPATH becomes $ORIGIN-relative
 )
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-host: run as root (it installs system packages and the test bed boots machines)" >&2

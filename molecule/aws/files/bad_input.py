@@ -44,7 +44,7 @@ CASES = {
     "invalid Redis engine version": ({"infra_redis_engine_version": "7"}, []),
     "region not in the chosen partition": ({"infra_region": "us-east-1", "infra_partition": "aws-cn"}, []),
     "not a region": ({"infra_region": "china-north"}, []),
-    "TLS without an AUTH token": ({"infra_redis_transit_encryption": True}, []),
+    "TLS without an AUTH token": ({"infra_redis_transit_encryption": True}, ["infra_redis_auth_token"]),
     "no load balancer CIDRs": ({"infra_alb_ingress_cidrs": []}, []),
     # Case: (overrides, variables to drop, text the failure message must contain)
     "placeholder RDS password from vault.yml": ({"infra_rds_password": "CHANGE-ME-rds-master-password"}, [], "infra_rds_password"),
@@ -70,7 +70,9 @@ def run(project, outputs, name, overrides, drop, expected=""):
     extra.update({key: value() if callable(value) else value for key, value in overrides.items()})
     for key in drop:
         extra.pop(key)
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CALLBACKS_ENABLED="")
+    # Only the json callback (ansible.cfg enables profile_tasks, whose lines would break the JSON); not "", which
+    # ansible-core 2.19 rejects as an empty plugin name.
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.json")
     proc = subprocess.run(
         ["ansible-playbook", os.path.join(project, "playbooks", "provision.yml"), "-e", json.dumps(extra)],
         cwd=project, env=env, capture_output=True, text=True, check=False,

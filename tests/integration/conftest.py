@@ -1,5 +1,8 @@
-"""Fixtures of the integration tests: the PostgreSQL cluster and Airflow venv that run.sh prepared, and a way to run
-one module task through ansible-playbook against localhost (the module on the system Python, driving the venv)."""
+"""Fixtures of the integration tests: the PostgreSQL cluster and Airflow venvs that run.sh prepared, and a way to run
+one module task through ansible-playbook against localhost (the module on the system Python, driving the venv).
+
+Every test that uses the ``airflow`` fixture runs once per Airflow that run.sh installed (HA_AIRFLOW_IT_VERSIONS):
+2.0.2 on Python 3.7 and 3.3.2 on Python 3.11. What differs between them, as the tests see it, is in AIRFLOWS."""
 
 import json
 import os
@@ -10,6 +13,24 @@ import pytest
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SYSTEM_PYTHON = "/usr/bin/python3"
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+
+# What the tests expect of each Airflow:
+#   family      the module's version_family
+#   create      the CLI words that create the schema of an empty database; upgrade: migrate one that is behind
+#   conn        the variable of sql_alchemy_conn
+#   environment what else every module call gets (Airflow 3: the FAB auth manager, whose users airflow_user manages)
+#   fab         whether the FAB provider keeps a schema of its own (alembic_version_fab)
+#   last_table  a table the newest migration alters: a session reading it blocks that migration
+AIRFLOWS = {
+    "2.0.2": dict(family="2.0-2.2", create=["db", "init"], upgrade=["db", "upgrade"],
+                  conn="AIRFLOW__CORE__SQL_ALCHEMY_CONN", environment={}, fab=False, last_table="dag"),
+    "3.3.2": dict(family="3.x", create=["db", "migrate"], upgrade=["db", "migrate"],
+                  conn="AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+                  environment={"AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER}, fab=True,
+                  last_table="asset_partition_dag_run"),
+}
+VERSIONS = os.environ.get("HA_AIRFLOW_IT_VERSIONS", " ".join(AIRFLOWS)).split()
 
 
 def _env(name):
@@ -49,8 +70,8 @@ class Postgres:
     def tables(self, db):
         return int(self.sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'", db))
 
-    def revision(self, db):
-        return self.sql("SELECT version_num FROM alembic_version", db)
+    def revision(self, db, table="alembic_version"):
+        return self.sql("SELECT version_num FROM %s" % table, db)
 
 
 @pytest.fixture(scope="session")
@@ -58,10 +79,24 @@ def pg():
     return Postgres()
 
 
-@pytest.fixture(scope="session")
-def airflow():
-    exe = _env("HA_AIRFLOW_IT_AIRFLOW")
-    return dict(exe=exe, python=os.path.join(os.path.dirname(exe), "python"))
+@pytest.fixture(scope="session", params=VERSIONS)
+def airflow(request):
+    """One Airflow venv (parametrized: every test that uses it runs against each version) and what to expect of it."""
+    version = request.param
+    exe = _env("HA_AIRFLOW_IT_AIRFLOW_" + version.replace(".", "_"))
+    return dict(AIRFLOWS[version], version=version, exe=exe, python=os.path.join(os.path.dirname(exe), "python"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items):
+    """xdist (--dist loadgroup): the tests of a file that share a module-scoped database (the user tests) stay on one
+    worker per Airflow; every other test goes to whichever worker is free."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or "airflow" not in callspec.params:
+            continue
+        if "migrated" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("%s-%s" % (item.module.__name__, callspec.params["airflow"])))
 
 
 class Ansible:
@@ -121,11 +156,21 @@ def ansible(tmp_path):
     return Ansible(tmp_path)
 
 
+def environment(airflow, pg, db):
+    """What the module and the CLI get: the connection in the variable this Airflow reads, and its extras."""
+    return dict(airflow["environment"], **{airflow["conn"]: pg.url(db), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
+
+
+@pytest.fixture(scope="session")
+def airflow_env(airflow, pg):
+    """environment() for a database name."""
+    return lambda db: environment(airflow, pg, db)
+
+
 @pytest.fixture
 def db_args(pg, airflow, tmp_path):
     """Module arguments for a fresh, empty database of its own."""
     db = pg.fresh_db()
     home = tmp_path / "airflow_home"
     home.mkdir()
-    return dict(airflow_executable=airflow["exe"], airflow_home=str(home),
-                environment={"AIRFLOW__CORE__SQL_ALCHEMY_CONN": pg.url(db), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}), db
+    return dict(airflow_executable=airflow["exe"], airflow_home=str(home), environment=environment(airflow, pg, db)), db

@@ -1,6 +1,7 @@
-"""airflow_user against Airflow 2.0.2 and PostgreSQL 15: check mode, real run, re-run unchanged for create, update,
-password change and delete; every failure; no password in -vvv output. psql and werkzeug (in Airflow's venv) check
-the stored user independently of the module."""
+"""airflow_user against Airflow 2.0.2 and 3.3.2 (users from the FAB provider) and PostgreSQL 15: check mode, real
+run, re-run unchanged for create, update, password change and delete; every failure; no password in -vvv output.
+Every test runs once per Airflow. psql and werkzeug (in Airflow's venv) check the stored user independently of the
+module."""
 
 import subprocess
 
@@ -10,15 +11,15 @@ PASSWORD = "Pw-first-0000"
 
 
 @pytest.fixture(scope="module")
-def migrated(pg, airflow, tmp_path_factory):
+def migrated(pg, airflow, airflow_env, tmp_path_factory):
     """One database brought to head with the CLI (not the module under test) for every user test."""
     import os
     db = pg.fresh_db()
     home = str(tmp_path_factory.mktemp("user_home"))
-    environment = {"AIRFLOW__CORE__SQL_ALCHEMY_CONN": pg.url(db), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    subprocess.run([airflow["exe"], "db", "init"], env=dict(os.environ, AIRFLOW_HOME=home, **environment),
+    env = airflow_env(db)
+    subprocess.run([airflow["exe"]] + airflow["create"], env=dict(os.environ, AIRFLOW_HOME=home, **env),
                    check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    return dict(db=db, args=dict(airflow_executable=airflow["exe"], airflow_home=home, environment=environment))
+    return dict(db=db, args=dict(airflow_executable=airflow["exe"], airflow_home=home, environment=env))
 
 
 def stored(pg, db, username):
@@ -127,22 +128,22 @@ def test_no_password_in_verbose_output(ansible, pg, migrated):
     assert secret not in out
 
 
-def test_check_mode_syncs_nothing_and_writes_no_file(ansible, pg, airflow, tmp_path):
-    # A database migrated by `airflow db init` only: Flask-AppBuilder has not synced its roles and permissions yet.
-    # Check mode must leave it so (starting the webserver's app would sync them) and write nothing into a fresh
-    # AIRFLOW_HOME (importing Airflow would write airflow.cfg and webserver_config.py).
+def test_check_mode_syncs_nothing_and_writes_no_file(ansible, pg, airflow, airflow_env, tmp_path):
+    # A database migrated by `airflow db init` (3.x: db migrate) only: Flask-AppBuilder has not synced its roles and
+    # permissions yet. Check mode must leave it so (starting the webserver's app would sync them) and write nothing
+    # into a fresh AIRFLOW_HOME (importing Airflow would write airflow.cfg and webserver_config.py).
     import os
     db = pg.fresh_db()
-    environment = {"AIRFLOW__CORE__SQL_ALCHEMY_CONN": pg.url(db), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    env = airflow_env(db)
     cli_home = str(tmp_path / "cli_home")
-    subprocess.run([airflow["exe"], "db", "init"], env=dict(os.environ, AIRFLOW_HOME=cli_home, **environment),
+    subprocess.run([airflow["exe"]] + airflow["create"], env=dict(os.environ, AIRFLOW_HOME=cli_home, **env),
                    check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     fab = ("SELECT (SELECT count(*) FROM ab_role) || '/' || (SELECT count(*) FROM ab_permission_view) || '/' || "
            "(SELECT count(*) FROM ab_permission_view_role)")
     before = pg.sql(fab, db)
     home = tmp_path / "fresh_home"
     home.mkdir()
-    args = dict(airflow_executable=airflow["exe"], airflow_home=str(home), environment=environment, username="turing",
+    args = dict(airflow_executable=airflow["exe"], airflow_home=str(home), environment=env, username="turing",
                 password=PASSWORD, email="turing@example.com", role="Admin")
     check = ansible.run("airflow_user", args, check=True)
     assert check["changed"] is True and check["actions"] == ["create", "set password"], check

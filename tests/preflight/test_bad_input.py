@@ -1,10 +1,12 @@
 """Bad input fails in preflight, with a message that says what to fix, before any host is changed.
 
-Boots one Debian 12 machine on the test bed (Python 3.7 bound read-only as in molecule/ha), runs the real
-playbooks/configure.yml once per case with good inventory values plus the case's bad ones, and requires that:
-the run fails; the failing task belongs to the first play (the preflight of every role); its message contains the
-expected hint. A baseline run with only good values goes through in check mode (so the cases fail because of their
-bad value, and a dry run on a fresh host passes). At the end the machine must still be untouched.
+Boots one Debian 12 machine on the test bed (bed `preflight`, logged in as ec2-user; a CPython 3.7 bound read-only
+for the python_executable cases), runs the real playbooks/configure.yml once per case with good inventory values
+plus the case's bad ones, and requires that: the run fails; the failing task belongs to the first play (the
+preflight of every role); its message contains the expected hint. A baseline run with only good values (Python 3.7
+from the archive of tools/python-archive/build) goes through in check mode (so the cases fail because of their bad
+value, and a dry run on a fresh host passes). At the end the machine must still be untouched: no Python prefix, no
+virtualenv, no airflow user, no NFS client, the same fstab.
 
 Run: pytest -q tests/preflight   (as root; `make preflight`)
 """
@@ -17,9 +19,11 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TESTBED = os.path.join(REPO, "tests", "testbed", "testbed")
+TESTBED = os.path.join(REPO, "tools", "testbed", "testbed")
+ARCHIVE_BUILD = os.path.join(REPO, "tools", "python-archive", "build")
 BED = "preflight"
 PY37 = os.environ.get("HA_AIRFLOW_PYTHON37", "/root/.pyenv/versions/3.7.16")
 PREFLIGHT_PLAY = "Check the input of every role on every Airflow host before changing any"
@@ -31,13 +35,26 @@ GOOD = {
     "shared_storage_efs_id": "fs-0123abcd",
     "shared_storage_region": "cn-north-1",
     "shared_storage_mount_state": "present",
-    "python_executable": PY37 + "/bin/python3.7",
+    # "python_archive_src" is added by the `bed` fixture: the archive tools/python-archive/build makes from PY37.
     "airflow_db_host": "db.example.internal",
     "airflow_db_password": "good-password",
     "airflow_redis_host": "redis.example.internal",
     # Two keys, newest first, as while rotating: the baseline proves a rotation pair is accepted.
     "airflow_fernet_key": "%s,%s" % (FERNET_NEW, FERNET_OLD),
 }
+
+NO_ARCHIVE = {"python_archive_src": ""}
+
+# How the example inventories feed their vault.yml to the airflow role (inventories/*/group_vars/all/main.yml).
+VAULT_MAP = {
+    "airflow_db_password": "vault_rds_password",
+    "airflow_redis_password": "vault_redis_auth_token",
+    "airflow_fernet_key": "vault_airflow_fernet_key",
+    "airflow_webserver_secret_key": "vault_airflow_webserver_secret_key",
+    "airflow_admin_password": "vault_airflow_admin_password",
+}
+with open(os.path.join(REPO, "inventories", "cn-north-1", "group_vars", "all", "vault.yml")) as _fh:
+    EXAMPLE_VAULT = yaml.safe_load(_fh)
 
 # (case id, bad values, text the failure message must contain)
 CASES = [
@@ -56,12 +73,24 @@ CASES = [
     ("shared-dir-escapes", {"shared_storage_directories": [{"path": "../etc"}]}, "without '..'"),
     # python
     ("python-version-malformed", {"python_version": "three"}, "python_version is 'three'"),
-    ("interpreter-missing", {"python_executable": "/opt/python3.7/bin/python3.7"}, "does not exist or is not executable"),
-    ("interpreter-relative", {"python_executable": "python3.7"}, "give the absolute path of the interpreter"),
-    ("interpreter-wrong-version", {"python_executable": "/usr/bin/python3"}, "but python_version is 3.7"),
-    ("python-not-packaged", {"python_executable": ""}, "does not package Python 3.7"),
-    ("interpreter-not-for-unprivileged", {"python_executable": "/srv/private/python3.7"},
+    ("interpreter-missing", dict(NO_ARCHIVE, python_executable="/opt/python3.7/bin/python3.7"),
+     "does not exist or is not executable"),
+    ("interpreter-relative", dict(NO_ARCHIVE, python_executable="python3.7"), "give the absolute path of the interpreter"),
+    ("interpreter-wrong-version", dict(NO_ARCHIVE, python_executable="/usr/bin/python3"), "but python_version is 3.7"),
+    ("python-not-packaged", NO_ARCHIVE, "does not package Python 3.7"),
+    ("python-not-packaged-hint", NO_ARCHIVE, "tools/python-archive/build"),
+    ("interpreter-not-for-unprivileged", dict(NO_ARCHIVE, python_executable="/srv/private/python3.7"),
      "does not run as the unprivileged user"),
+    ("interpreter-and-archive", {"python_executable": PY37 + "/bin/python3.7"}, "not several"),
+    ("archive-missing", {"python_archive_src": "/nonexistent/cpython-3.7.16-x86_64-linux.tar.gz"},
+     "is not a file on the controller: build it with tools/python-archive/build"),
+    ("archive-checksum-mismatch", {"python_archive_checksum": "0" * 64}, "not python_archive_checksum"),
+    ("archive-url-without-checksum", dict(NO_ARCHIVE, python_archive_url="https://mirror.example.cn/cpython-3.7.tar.gz"),
+     "python_archive_checksum its sha256"),
+    ("archive-url-not-a-url", dict(NO_ARCHIVE, python_archive_url="mirror.example.cn/cpython-3.7.tar.gz",
+                                   python_archive_checksum="a" * 64), "python_archive_url needs"),
+    ("archive-prefix-relative", {"python_install_prefix": "opt/python3.7"}, "python_install_prefix is 'opt/python3.7'"),
+    ("archive-prefix-shared", {"python_install_prefix": "/usr/local"}, "give an absolute folder of its own"),
     # airflow
     ("airflow-version-unknown", {"airflow_version": "2.0"}, "airflow_version '2.0' is not supported"),
     ("executor-unknown", {"airflow_executor": "KubernetesExecutor"}, "airflow_executor must be one of"),
@@ -79,13 +108,22 @@ CASES = [
     ("component-unknown", {"airflow_components": ["webserver", "triggerer"]}, "airflow_components is"),
     ("components-empty", {"airflow_components": []}, "list one or more of"),
     ("worker-without-celery", {"airflow_executor": "LocalExecutor"}, "which need airflow_executor CeleryExecutor"),
-    ("webserver-secret-short", {"airflow_webserver_secret_key": "short"}, "16 characters or more"),
+    ("webserver-secret-short", {"airflow_webserver_secret_key": "short"}, "32 characters or more"),
+    ("webserver-secret-31", {"airflow_webserver_secret_key": "s" * 31}, "airflow_webserver_secret_key needs 32"),
+    ("visibility-timeout-zero", {"airflow_celery_visibility_timeout": 0}, "airflow_celery_visibility_timeout is 0"),
+    ("aws-region-malformed", {"airflow_aws_region": "China North"}, "airflow_aws_region is 'China North'"),
+    ("requires-mounts-relative", {"airflow_requires_mounts": ["airflow"]}, "airflow_requires_mounts is"),
     ("webserver-port-out-of-range", {"airflow_webserver_port": 70000}, "airflow_webserver_port must be 1-65535"),
     ("wheelhouse-missing", {"airflow_pip_wheelhouse": "/nonexistent/wheels"}, "is not a directory"),
     ("config-overrides-flat", {"airflow_config_overrides": {"core": "parallelism=8"}}, "must map sections to dicts"),
     ("uid-not-a-number", {"airflow_uid": "airflow"}, "airflow_uid"),
     ("constraints-file-missing", {"airflow_constraints_file": "/nonexistent/constraints.txt"},
      "No constraints file for apache-airflow"),
+] + [
+    # Every CHANGE-ME value of the example vault files, as group_vars/all/main.yml maps it: the message names the
+    # variable (and never prints the value).
+    ("placeholder-" + var, {var: EXAMPLE_VAULT[vault_var]}, var + " is still the example placeholder")
+    for var, vault_var in sorted(VAULT_MAP.items())
 ]
 
 
@@ -97,6 +135,9 @@ def _run(argv, **kw):
 def bed():
     if os.geteuid() != 0:
         pytest.skip("the test bed needs root")
+    build = _run([ARCHIVE_BUILD, PY37])
+    assert build.returncode == 0, build.stderr
+    archive = build.stdout.strip()
     tmp = tempfile.mkdtemp(prefix="ha-airflow-preflight-")
     spec = os.path.join(tmp, "spec.json")
     with open(spec, "w") as fh:
@@ -106,7 +147,7 @@ def bed():
     machine = json.loads(up.stdout)["machines"][0]
     # Test fixture: an interpreter behind a folder only root may enter, for the "not runnable by an unprivileged
     # user" case. (The test bed itself makes /root traversable for the Python 3.7 bound under it.)
-    fixture = ("mkdir -p -m 0700 /srv/private && ln -sfn %s/bin/python3.7 /srv/private/python3.7"
+    fixture = ("sudo mkdir -p -m 0700 /srv/private && sudo ln -sfn %s/bin/python3.7 /srv/private/python3.7"
                " && sha1sum /etc/fstab /etc/passwd" % PY37)
     prepared = _run([TESTBED, "ssh", BED, "host1", fixture])
     assert prepared.returncode == 0, prepared.stderr
@@ -115,7 +156,7 @@ def bed():
         fh.write("[airflow]\nhost1 ansible_host=%s ansible_user=%s ansible_port=%s ansible_ssh_private_key_file=%s "
                  "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n"
                  % (machine["address"], machine["user"], machine["port"], machine["identity_file"]))
-    yield {"inventory": inventory, "tmp": tmp, "sums": prepared.stdout}
+    yield {"inventory": inventory, "tmp": tmp, "sums": prepared.stdout, "archive": archive}
     _run([TESTBED, "down", BED])
     shutil.rmtree(tmp, ignore_errors=True)
 
@@ -123,9 +164,12 @@ def bed():
 def _playbook(bed, name, values, check=False):
     extra = os.path.join(bed["tmp"], name + ".json")
     with open(extra, "w") as fh:
-        json.dump(dict(GOOD, airflow_secrets_dir=os.path.join(bed["tmp"], "secrets"), **values), fh)
+        merged = dict(GOOD, python_archive_src=bed["archive"], airflow_secrets_dir=os.path.join(bed["tmp"], "secrets"))
+        merged.update(values)
+        json.dump(merged, fh)
+    # Only the json callback (the stdout one): ansible.cfg's profile_tasks would print into the JSON.
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="json",
-               ANSIBLE_CALLBACKS_ENABLED="", ANSIBLE_NOCOLOR="1")
+               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json", ANSIBLE_NOCOLOR="1")
     argv = ["ansible-playbook", "-i", bed["inventory"], "-e", "@" + extra, "playbooks/configure.yml"]
     proc = _run(argv + (["--check"] if check else []), cwd=REPO, env=env)
     return proc
@@ -156,6 +200,7 @@ def results(bed):
         runs = dict(zip([c[0] for c in CASES], pool.map(lambda c: _playbook(bed, c[0], c[1]), CASES)))
     after = _run([TESTBED, "ssh", BED, "host1",
                   "sha1sum /etc/fstab /etc/passwd; test ! -e /opt/airflow && test ! -e /var/lib/airflow"
+                  " && test ! -e /opt/ha_airflow"
                   " && ! dpkg -s nfs-common >/dev/null 2>&1 && echo untouched"])
     return {"baseline": baseline, "runs": runs, "after": after}
 

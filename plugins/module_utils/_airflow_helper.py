@@ -25,6 +25,11 @@ Actions
                password matches the stored hash (werkzeug.check_password_hash; the password itself is never echoed)
   user_update  set email / first / last name and, when asked, the password (security manager's reset_password)
 
+Outside check mode, db_inspect and user_inspect also read the read-only way first (below), which needs no Airflow
+import and no app start, and fall back to the full action (importing Airflow, starting the FAB app) when that way
+cannot answer (a connection only Airflow can resolve, such as a secrets backend); ``"import_airflow": true`` goes
+straight to the full action. db_migrate always inspects again through Airflow, under the lock.
+
 Check mode (``"check_mode": true`` in the request) changes nothing, files included. Importing Airflow is not
 read-only: Airflow 2.0.x writes a default airflow.cfg into AIRFLOW_HOME (or AIRFLOW_CONFIG) and webserver_config.py
 when they are missing, and starting the webserver's app (what ``airflow users ...`` does) syncs Flask-AppBuilder's
@@ -690,6 +695,30 @@ CHECK_MODE_ACTIONS = dict(version=version, db_inspect=db_inspect_read_only, user
                           db_migrate=refuse_in_check_mode("db_migrate"), user_update=refuse_in_check_mode("user_update"))
 
 
+# Outside check mode too, these read the database the read-only way first: no Airflow import (seconds on Airflow 3),
+# no app start (a Flask-AppBuilder permission sync), so a run that finds nothing to change costs one light process.
+# What only Airflow itself can answer falls back to the full action.
+READ_FIRST = ("db_inspect", "user_inspect")
+# Errors about the database itself: the full action would meet them too.
+DATABASE_ERRORS = ("unreachable", "auth", "no_database")
+
+
+def read_first(action, request):
+    try:
+        with read_only_imports():
+            answer = CHECK_MODE_ACTIONS[action](dict(request, check_mode=True))
+        answer["read_only"] = True
+        return answer
+    except HelperError as exc:
+        if exc.kind in DATABASE_ERRORS:
+            raise
+    except Exception:  # anything the plain reading did not foresee: ask Airflow
+        pass
+    for name in [n for n in sys.modules if n == "airflow" or n.startswith("airflow.")]:
+        del sys.modules[name]  # refused imports may have left partial entries
+    return ACTIONS[action](request)
+
+
 def main():
     request = json.loads(sys.stdin.read() or "{}")
     watchdog = None
@@ -700,6 +729,8 @@ def main():
         if request.get("check_mode"):
             with read_only_imports():
                 answer = CHECK_MODE_ACTIONS[sys.argv[1]](request)
+        elif sys.argv[1] in READ_FIRST and not request.get("import_airflow"):
+            answer = read_first(sys.argv[1], request)
         else:
             answer = ACTIONS[sys.argv[1]](request)
     except HelperError as exc:

@@ -16,6 +16,10 @@ description:
   - Reads the schema revision of Airflow's metadata database and the migration heads of the installed Airflow,
     then creates the schema when the database is empty, migrates it when it is behind, and does nothing when it
     is current.
+  - The first look reads C(alembic_version) with plain SQL in a read-only session and the heads from the migration
+    scripts as text, without importing Airflow, so a run that finds the schema current is one light process. When
+    only Airflow can find the database (a secrets backend), it asks Airflow. A migration always inspects again
+    through Airflow, under the lock.
   - Safe to run on every host of a cluster at the same moment. The migration runs under a database-wide lock
     (a PostgreSQL advisory lock, or MySQL C(GET_LOCK)); whoever gets the lock second inspects the schema again,
     finds it current and reports no change. C(run_once) is a convenience, not a requirement.

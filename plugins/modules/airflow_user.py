@@ -14,8 +14,10 @@ short_description: Manage a user of Airflow's webserver (Flask-AppBuilder databa
 version_added: 0.1.0
 description:
   - Creates, updates or deletes one Airflow webserver user, changing only what differs and reporting exactly that.
-  - Reads the current user and the existing roles through Airflow's own security manager (Flask-AppBuilder), never by
-    parsing a table printed by the CLI.
+  - Reads the current user and the existing roles from Flask-AppBuilder's tables (C(ab_user), C(ab_role),
+    C(ab_user_role)) with plain SQL in a read-only session, never by parsing a table printed by the CLI. That needs no
+    Airflow import and no app start, so a run with nothing to change is one light process. When only Airflow can
+    find the database (a secrets backend), it reads through Airflow's own security manager instead.
   - Creates, deletes and changes roles with the C(airflow users) CLI of the installed Airflow (argv lists). The
     password and the fields Airflow 2.0's CLI cannot change (email, names) are set through the security manager, and
     the password always travels on standard input, never on a command line.

@@ -227,9 +227,39 @@ def test_check_mode_refuses_to_import_airflow(stand_in):
 
 
 def test_real_mode_is_what_imports_airflow(stand_in, monkeypatch, capsys):
-    # The stand-in proves its point: without check mode the helper imports Airflow, which writes its files.
-    call(stand_in["helper"], "db_inspect", {}, monkeypatch, capsys)
+    # The stand-in proves its point: the full action imports Airflow, which writes its files.
+    call(stand_in["helper"], "db_inspect", {"import_airflow": True}, monkeypatch, capsys)
     assert sorted(os.listdir(str(stand_in["home"]))) == ["airflow.cfg", "webserver_config.py"]
+
+
+@pytest.mark.parametrize("action, request_", [
+    ("db_inspect", {}),
+    ("user_inspect", dict(appbuilder="airflow.www.app:cached_app", username="ada", password="pw")),
+])
+def test_real_mode_reads_first_without_airflow(stand_in, monkeypatch, capsys, action, request_):
+    # Outside check mode too, an inspection that plain SQL can answer imports nothing and starts no app.
+    make_database(stand_in["database"], revision="ccc333", users=[("ada", "pw", ["Admin"])])
+    answer = call(stand_in["helper"], action, request_, monkeypatch, capsys)
+    assert "error" not in answer and answer["read_only"] is True, answer
+    assert os.listdir(str(stand_in["home"])) == [] and not airflow_imported()
+
+
+def test_real_mode_falls_back_to_airflow_when_plain_reading_cannot(stand_in, monkeypatch, capsys):
+    # The connection comes from a secrets backend: only Airflow can resolve it, so the full action runs.
+    monkeypatch.delenv("AIRFLOW__CORE__SQL_ALCHEMY_CONN")
+    monkeypatch.setenv("AIRFLOW__CORE__SQL_ALCHEMY_CONN_SECRET", "airflow/connections/metadata")
+    answer = call(stand_in["helper"], "db_inspect", {}, monkeypatch, capsys)
+    assert "read_only" not in answer
+    assert sorted(os.listdir(str(stand_in["home"]))) == ["airflow.cfg", "webserver_config.py"]
+
+
+def test_real_mode_reports_database_errors_of_the_plain_reading(stand_in, monkeypatch, capsys):
+    def unreachable(url):
+        raise stand_in["helper"]["HelperError"]("unreachable", "could not connect to server: Connection refused")
+    stand_in["helper"]["ReadOnlyDatabase"] = unreachable
+    answer = call(stand_in["helper"], "db_inspect", {}, monkeypatch, capsys)
+    assert answer["error"]["kind"] == "unreachable"
+    assert os.listdir(str(stand_in["home"])) == [] and not airflow_imported()
 
 
 def test_migration_graph_reads_the_scripts_without_running_them(stand_in):

@@ -152,7 +152,8 @@ stderr:
   type: str
 fab:
   description:
-    - Airflow 3 with the FAB provider: the provider's own schema (users, roles), which C(db migrate) migrates too.
+    - Airflow 3 with the FAB provider installed, the provider's own schema (users, roles), which C(db migrate)
+      migrates too.
     - C(state), C(revision_before), C(revision_after) and C(head_revision) as for Airflow's schema above; C(command)
       is C(airflow fab-db migrate) when it had to run after C(db migrate) (empty otherwise).
   returned: when Airflow is 3.x and the FAB provider is installed

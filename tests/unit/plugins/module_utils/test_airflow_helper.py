@@ -507,8 +507,8 @@ def test_check_mode_db_inspect_airflow2_has_no_fab_schema(stand_in, monkeypatch,
      "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"),
     ({}, "[core]\nauth_manager = my.Manager\n", "my.Manager"),
 ])
-def test_check_mode_user_inspect_airflow3_reports_the_auth_manager(stand_in3, monkeypatch, capsys, environment, cfg,
-                                                                    expected):
+def test_check_mode_user_inspect_airflow3_reports_the_auth_manager(stand_in3, monkeypatch, capsys, environment,
+                                                                   cfg, expected):
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     if cfg:

@@ -25,7 +25,7 @@ def twin(*args, env=None, user=None):
     if user:  # the system's Python: the controller's venv may live where others cannot read (under /root)
         argv = ["runuser", "-u", user, "--", "/usr/bin/python3", TWIN] + list(args)
     return subprocess.run(argv, env=dict(os.environ, **(env or {})), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=900)
+                          stderr=subprocess.PIPE, text=True, timeout=900, check=False)
 
 
 def one_line_error(proc, *words):
@@ -38,8 +38,9 @@ def one_line_error(proc, *words):
 
 
 def leftovers(name):
-    links = subprocess.run(["ip", "-o", "link", "show"], stdout=subprocess.PIPE, text=True).stdout
-    rules = subprocess.run(["sh", "-c", "iptables -w -S; iptables -w -t nat -S"], stdout=subprocess.PIPE, text=True).stdout
+    links = subprocess.run(["ip", "-o", "link", "show"], stdout=subprocess.PIPE, text=True, check=False).stdout
+    rules = subprocess.run(["sh", "-c", "iptables -w -S; iptables -w -t nat -S"], stdout=subprocess.PIPE, text=True,
+                           check=False).stdout
     beds = [b for b in (os.listdir(BEDS) if os.path.isdir(BEDS) else []) if b.startswith(name)]
     found = [ln for ln in links.splitlines() if "tb-" + name in ln] + [ln for ln in rules.splitlines()
                                                                        if "testbed:" + name in ln] + beds
@@ -91,14 +92,14 @@ def test_moto_cannot_start():
 def test_interrupted_halfway(sig):
     """A `twin up` stopped while the data subnet boots: TERM rolls back; after KILL, `twin down` cleans up."""
     name = "intr" if sig == signal.SIGTERM else "kill"
-    proc = subprocess.Popen([sys.executable, TWIN, "up", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    deadline = time.monotonic() + 120
-    while not os.path.isdir(os.path.join(BEDS, name + "d")):  # halfway: the data subnet's bed is coming up
-        assert time.monotonic() < deadline and proc.poll() is None, "twin up did not get halfway"
-        time.sleep(0.2)
-    proc.send_signal(sig)
-    _out, err = proc.communicate(timeout=300)
+    with subprocess.Popen([sys.executable, TWIN, "up", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        deadline = time.monotonic() + 120
+        while not os.path.isdir(os.path.join(BEDS, name + "d")):  # halfway: the data subnet's bed is coming up
+            assert time.monotonic() < deadline and proc.poll() is None, "twin up did not get halfway"
+            time.sleep(0.2)
+        proc.send_signal(sig)
+        err = proc.communicate(timeout=300)[1]
     assert proc.returncode != 0
     if sig == signal.SIGTERM:
         assert not leftovers(name), err

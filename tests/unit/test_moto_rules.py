@@ -201,3 +201,26 @@ def test_access_logs_need_a_bucket_elb_may_write_to(region):
         "Resource": "arn:%s:s3:::logs-%s/alb/AWSLogs/*" % (partition, region)}]}
     s3.put_bucket_policy(Bucket="logs-%s" % region, Policy=json.dumps(policy))
     _attributes(elb, arn, **logs)
+
+
+# --- CloudFormation: an update that changes nothing is refused ----------------------------------------------------
+def test_update_stack_without_changes_is_refused():
+    import json
+
+    cfn = boto3.client("cloudformation", region_name="cn-north-1")
+    template = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+    cfn.create_stack(StackName="s", TemplateBody=template, Tags=[{"Key": "k", "Value": "v"}])
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        cfn.update_stack(StackName="s", TemplateBody=template, Tags=[{"Key": "k", "Value": "v"}])
+    assert _error(excinfo) == ("ValidationError", "No updates are to be performed.")
+    cfn.update_stack(StackName="s", TemplateBody=template, Tags=[{"Key": "k", "Value": "w"}])  # a change goes through
+
+
+def test_flow_logs_to_a_bucket_folder():
+    # Gap bridged: an S3 destination with a folder is created, as on AWS.
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="flow")
+    ec2.create_flow_logs(ResourceType="VPC", ResourceIds=[vpc], TrafficType="ALL", LogDestinationType="s3",
+                         LogDestination="arn:aws:s3:::flow/airflow")
+    assert [f["LogDestination"] for f in ec2.describe_flow_logs()["FlowLogs"]] == ["arn:aws:s3:::flow/airflow"]

@@ -101,6 +101,28 @@ def _instance_start(self):
 
 ec2_instances.Instance.start = _instance_start
 
+from moto.ec2.models import flow_logs as ec2_flow_logs  # noqa: E402
+
+_orig_create_flow_logs = ec2_flow_logs.FlowLogsBackend.create_flow_logs
+
+
+def _create_flow_logs(self, resource_type, resource_ids, traffic_type, deliver_logs_permission_arn, log_destination_type,
+                      log_destination, *args, **kwargs):
+    # Gap: an S3 LogDestination may name a folder (arn:aws:s3:::bucket/prefix); moto takes "bucket/prefix" for the
+    # bucket name, finds no such bucket and creates nothing. Check the bucket alone, keep the whole destination.
+    if log_destination_type == "s3" and log_destination and "/" in log_destination.split(":::", 1)[-1]:
+        bucket_arn = log_destination.split("/", 1)[0]
+        created, failed = _orig_create_flow_logs(self, resource_type, resource_ids, traffic_type, deliver_logs_permission_arn,
+                                                 log_destination_type, bucket_arn, *args, **kwargs)
+        for flow_log in created:
+            flow_log.log_destination = log_destination
+        return created, failed
+    return _orig_create_flow_logs(self, resource_type, resource_ids, traffic_type, deliver_logs_permission_arn,
+                                  log_destination_type, log_destination, *args, **kwargs)
+
+
+ec2_flow_logs.FlowLogsBackend.create_flow_logs = _create_flow_logs
+
 # Gap: moto ships its Amazon Linux catalogue (EC2 images in latest_amis/, the public SSM parameters
 # /aws/service/ami-amazon-linux-latest/*) for the commercial regions only; AWS publishes both in cn-north-1 and
 # cn-northwest-1 too. Serve the us-east-1 catalogue there (the image ids are stand-ins; AWS's differ per region).
@@ -251,6 +273,28 @@ def _modify_load_balancer_attributes(self, arn, attrs):
 elbv2_models.ELBv2Backend.modify_load_balancer_attributes = _modify_load_balancer_attributes
 
 
+# --- CloudFormation --------------------------------------------------------------------------------------------------
+from moto.cloudformation import models as cfn_models  # noqa: E402
+from moto.cloudformation.exceptions import ValidationError as CfnValidationError  # noqa: E402
+
+_orig_update_stack = cfn_models.CloudFormationBackend.update_stack
+
+
+def _update_stack(self, name, template, role_arn, parameters, tags):
+    # Rule: UpdateStack with the stack's own template, parameters and tags changes nothing and fails with
+    # ValidationError "No updates are to be performed." (amazon.aws.cloudformation reports changed=false on it). moto
+    # "updates" the stack every time.
+    stack = self.get_stack(name)
+    same_parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in parameters or []} == \
+        {k: v for k, v in (stack.parameters or {}).items() if not k.startswith("AWS::")}
+    if template == stack.template and same_parameters and (tags is None or tags == stack.tags):
+        raise CfnValidationError(name, "No updates are to be performed.")
+    return _orig_update_stack(self, name, template, role_arn, parameters, tags)
+
+
+cfn_models.CloudFormationBackend.update_stack = _update_stack
+
+
 # --- RDS -------------------------------------------------------------------------------------------------------------
 from moto.rds import exceptions as rds_exceptions  # noqa: E402
 from moto.rds import models as rds_models  # noqa: E402
@@ -291,7 +335,7 @@ def _postgres_version(requested):
     """The version AWS would run for a requested EngineVersion, or the AWS error for one it does not offer."""
     if requested in POSTGRES_DEFAULT:
         return POSTGRES_DEFAULT[requested]
-    if requested in POSTGRES_OFFERED.get(requested.split(".")[0], []):
+    if requested in POSTGRES_OFFERED.get(requested.split(".", maxsplit=1)[0], []):
         return requested
     raise rds_exceptions.InvalidParameterCombination("Cannot find version %s for postgres" % requested)
 
@@ -322,7 +366,7 @@ def _modify_db_instance(self, db_instance_identifier, db_kwargs):
         current = str(database.engine_version)
         if _version_key(target) < _version_key(current):
             raise rds_exceptions.InvalidParameterCombination("Cannot upgrade postgres from %s to %s" % (current, target))
-        if target.split(".")[0] != current.split(".")[0] and not db_kwargs.get("allow_major_version_upgrade"):
+        if target.split(".", maxsplit=1)[0] != current.split(".", maxsplit=1)[0] and not db_kwargs.get("allow_major_version_upgrade"):
             raise rds_exceptions.InvalidParameterCombination(
                 "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version.")
         db_kwargs["engine_version"] = target

@@ -60,6 +60,7 @@ REQUIRED_DEFAULTS = {
     "infra_vpc_interface_endpoints": [],
     "infra_glue_access": False,
     "infra_glue_scripts_bucket": "",
+    "infra_vpc_flow_logs_destination_arn": "",
     "infra_redis_transit_encryption": True,
     "infra_rds_engine_version": "16",
     "infra_rds_deletion_protection": True,
@@ -145,6 +146,9 @@ def present(args):
               "S3 gateway endpoint %s not on the private route tables %s" % (gateway and gateway.get("RouteTableIds"), private_tables))
     else:
         check(gateway is None, "an S3 gateway endpoint exists but was not asked for")
+    flow_logs = [f.get("LogDestination") for f in ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id]}])["FlowLogs"]]
+    wanted_logs = [settings["infra_vpc_flow_logs_destination_arn"]] if settings["infra_vpc_flow_logs_destination_arn"] else []
+    check(flow_logs == wanted_logs, "VPC flow logs to %s, expected %s (EC2.6)" % (flow_logs, wanted_logs))
     interface = sorted(k.split(":")[0] for k in by_service if k.endswith(":Interface"))
     check(interface == sorted(settings["infra_vpc_interface_endpoints"]), "interface endpoints %s" % interface)
 
@@ -177,7 +181,8 @@ def present(args):
     # FSBP EC2.2: the VPC's default security group allows nothing.
     default_sg = sg.get("default")
     check(default_sg is not None and not default_sg["IpPermissions"] and not default_sg["IpPermissionsEgress"],
-          "the VPC's default security group has rules: %s / %s" % (default_sg and default_sg["IpPermissions"], default_sg and default_sg["IpPermissionsEgress"]))
+          "the VPC's default security group has rules: %s / %s"
+          % (default_sg and default_sg["IpPermissions"], default_sg and default_sg["IpPermissionsEgress"]))
 
     # EFS
     efs = boto3.client("efs", region_name=region)
@@ -202,8 +207,8 @@ def present(args):
     check({"postgresql", "upgrade"} <= set(db.get("EnabledCloudwatchLogsExports", [])),
           "RDS log exports %s (RDS.9)" % db.get("EnabledCloudwatchLogsExports"))
     check(db.get("MaxAllocatedStorage") == 200 and db["AllocatedStorage"] >= 50, "RDS storage %s/%s" % (db["AllocatedStorage"], db.get("MaxAllocatedStorage")))
-    major = str(settings["infra_rds_engine_version"]).split(".")[0]
-    check(db["Engine"] == "postgres" and db["EngineVersion"].split(".")[0] == major,
+    major = str(settings["infra_rds_engine_version"]).split(".", maxsplit=1)[0]
+    check(db["Engine"] == "postgres" and db["EngineVersion"].split(".", maxsplit=1)[0] == major,
           "RDS engine %s %s, expected major %s" % (db["Engine"], db["EngineVersion"], major))
     check([g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [gid["rds"]], "RDS groups %s" % db["VpcSecurityGroups"])
     check(sorted(s["SubnetIdentifier"] for s in db["DBSubnetGroup"]["Subnets"]) == sorted(out["private_subnet_ids"]), "RDS subnet group")
@@ -358,6 +363,9 @@ def absent(args):
     check(not nats, "a NAT gateway is left")
     endpoints = ec2.describe_vpc_endpoints(Filters=tag + [{"Name": "vpc-endpoint-state", "Values": ["pending", "available"]}])["VpcEndpoints"]
     check(not endpoints, "VPC endpoints are left: %s" % [e["VpcEndpointId"] for e in endpoints])
+    stacks = boto3.client("cloudformation", region_name=region).list_stacks()["StackSummaries"]
+    check(not [s for s in stacks if s["StackName"] == "%s-flow-logs" % cluster and s["StackStatus"] != "DELETE_COMPLETE"],
+          "the flow logs stack is left")
     if args.no_addresses:
         check(not ec2.describe_addresses()["Addresses"], "an Elastic IP is left")
     not_terminated = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]

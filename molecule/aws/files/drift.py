@@ -87,8 +87,8 @@ def check(state_dir, region, cluster):
             failures.append("the re-run called %s %s" % (action, {k: v for k, v in params.items() if k != "Action"}))
     db = boto3.client("rds", region_name=region).describe_db_instances(DBInstanceIdentifier="%s-postgres" % cluster)["DBInstances"][0]
     if (db["EngineVersion"], db["AllocatedStorage"]) != (state["engine_version"], state["allocated_storage"]):
-        failures.append("RDS runs %s on %s GiB, not %s on %s GiB" % (db["EngineVersion"], db["AllocatedStorage"],
-                                                                    state["engine_version"], state["allocated_storage"]))
+        failures.append("RDS runs %s on %s GiB, not %s on %s GiB"
+                        % (db["EngineVersion"], db["AllocatedStorage"], state["engine_version"], state["allocated_storage"]))
     attached = [p["PolicyArn"] for p in boto3.client("iam", region_name=region).list_attached_role_policies(
         RoleName="%s-airflow-host" % cluster)["AttachedPolicies"]]
     if state["policy"] not in attached:

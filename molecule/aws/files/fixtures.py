@@ -5,6 +5,7 @@
 - an ACM certificate in us-east-1 for the HTTPS listener; its ARN goes to STATE_DIR/certificate_arn;
 - the ALB access-log bucket in us-east-1, with the bucket policy AWS asks for (the region's Elastic Load Balancing
   account may put objects under the prefix);
+- the VPC flow logs bucket in us-east-1;
 - the Glue scripts bucket in cn-north-1.
 Idempotent: an existing certificate or bucket is reused.
 """
@@ -51,8 +52,9 @@ def main():
     state_dir = sys.argv[1]
     print("certificate", certificate(state_dir))
     bucket("us-east-1", "moto-alb-logs-use1", log_prefix="airflow")
+    bucket("us-east-1", "moto-flow-logs-use1")
     bucket("cn-north-1", "moto-glue-scripts-cn")
-    print("buckets moto-alb-logs-use1 (us-east-1), moto-glue-scripts-cn (cn-north-1)")
+    print("buckets moto-alb-logs-use1, moto-flow-logs-use1 (us-east-1), moto-glue-scripts-cn (cn-north-1)")
     return 0
 
 

@@ -97,7 +97,7 @@ def _env(rendered, case):
     values = {}
     for line in _files(rendered, case)["airflow.env"].splitlines():
         if line.strip() and not line.startswith("#"):
-            key, _, value = line.partition("=")
+            key, value = line.split("=", 1)
             values[key] = value
     return values
 

@@ -21,14 +21,14 @@ description:
   - Idempotent. In check mode the module only describes the group and reports what it would change, in the same
     C(changes) list a real run returns.
   - On an existing group it compares, and changes with C(ModifyReplicationGroup), the description, node type,
-    automatic failover, Multi-AZ, snapshot retention, the security groups, the parameter group and the engine
-    version (upgrades only). It reads the security groups, parameter group and engine version from the group's
+    automatic failover, Multi-AZ, snapshot retention, automatic minor version upgrades, the security groups, the
+    parameter group, the engine version (upgrades only) and in-transit encryption (turned on, never off; see
+    O(transit_encryption_mode)). It reads the security groups, parameter group and engine version from the group's
     first member cluster.
   - A modification ElastiCache already has pending (asked for with O(apply_immediately=false) and waiting for the
     maintenance window, or being applied) counts as done and is not requested again.
-  - Settings that ElastiCache fixes at creation (subnet group, port, encryption at rest, KMS key, transit
-    encryption) are used when the group is created; when an existing group differs the module
-    warns instead of replacing the group.
+  - Settings that ElastiCache fixes at creation (subnet group, port, encryption at rest, KMS key) are used when the
+    group is created; when an existing group differs the module warns instead of replacing the group.
   - The AUTH token is write-only in the ElastiCache API, so it cannot be compared. It is used at creation, and sent
     to an existing group only when O(update_auth_token=always), with O(auth_token_update_strategy).
   - A group in C(create-failed) fails the task at once, with the reason from the group's events, instead of
@@ -122,12 +122,39 @@ options:
     type: str
   transit_encryption:
     description:
-      - Encrypt traffic with TLS (clients then use C(rediss://)). Used at creation.
+      - Encrypt traffic with TLS (clients then use C(rediss://)).
+      - At creation the group gets it at once. An existing group without it gets it the way ElastiCache allows, in two
+        steps (see O(transit_encryption_mode) and the notes), and only from Redis OSS 7.0 (every Valkey version);
+        an older engine is refused with what to do. It is never turned off: V(false) on a group that has it is a
+        warning.
     type: bool
     default: false
+  transit_encryption_mode:
+    description:
+      - With O(transit_encryption=true), whether clients may still connect without TLS (V(preferred)) or must use it
+        (V(required)).
+      - V(preferred) turns TLS on for an existing group without it, while its clients keep working; once every client
+        uses TLS, a run with V(required) closes unencrypted connections. ElastiCache refuses to go straight to
+        V(required), so does this module, with that advice.
+      - A group that already requires TLS is never loosened to V(preferred) (a warning says so).
+      - At creation V(required) is ElastiCache's default and is not sent; V(preferred) is sent.
+      - While the group is V(preferred), or in the same run that makes it V(required), ElastiCache does not accept an
+        AUTH token change (O(update_auth_token=always)): it is refused, or left for the next run with a warning.
+    type: str
+    choices: [preferred, required]
+    default: required
+    version_added: 0.2.0
+  auto_minor_version_upgrade:
+    description:
+      - Whether ElastiCache applies new minor engine versions by itself (the auto minor version upgrade campaigns;
+        FSBP ElastiCache.2). The module never downgrades an engine ElastiCache upgraded (see O(engine_version)).
+      - ElastiCache offers it from Redis OSS 6.0 and for every Valkey version; with an older engine the option is
+        refused. Omitted, ElastiCache's default applies at creation (on) and an existing group is left as it is.
+    type: bool
+    version_added: 0.2.0
   auth_token:
     description:
-      - The Redis AUTH token. Requires I(transit_encryption=true).
+      - The Redis AUTH token. Requires I(transit_encryption=true) (ElastiCache accepts a token only with TLS).
       - ElastiCache accepts 16 to 128 characters, and of the non-alphanumeric characters only C(!), C(&), C(#),
         C($), C(^), C(<), C(>) and C(-) (so no C(@), C("), C(/), C(%) or spaces). Any other token is rejected
         before a call is made.
@@ -187,6 +214,13 @@ notes:
     (for this collection, run the airflow role with the new C(airflow_redis_password), which rewrites the broker
     URL and restarts the services; hosts still on the old token keep working meanwhile); (3) run again with
     O(auth_token_update_strategy=set): only the new token is valid. Then go back to O(update_auth_token=on_create)."
+  - "Turning TLS on for an existing group without it (Redis OSS 7.0 or later, or Valkey) takes these runs, each
+    without downtime: (1) O(transit_encryption=true) with O(transit_encryption_mode=preferred): the group accepts TLS
+    and plain connections; (2) move every client to TLS (C(rediss://)), still without a token; (3)
+    O(transit_encryption_mode=required): plain connections are closed. To add an AUTH token then, (4) run with
+    O(auth_token), O(update_auth_token=always) and O(auth_token_update_strategy=rotate) (connections without a token
+    still work), give the token to every client, and (5) run with O(auth_token_update_strategy=set): the token is
+    required. Below Redis OSS 7.0, upgrade the engine first (O(engine_version)) or create a new group."
   - Each entry of C(changes) names an ElastiCache API parameter; the token itself never appears in it.
 extends_documentation_fragment:
   - amazon.aws.common.modules
@@ -236,6 +270,20 @@ EXAMPLES = r"""
     update_auth_token: always
     auth_token_update_strategy: set
 
+- name: Turn TLS on for an existing group, step 1 - TLS and plain connections both accepted (Redis OSS 7.0 or later)
+  ha_airflow.aws.elasticache_replication_group:
+    replication_group_id: airflow-redis
+    transit_encryption: true
+    transit_encryption_mode: preferred
+
+# Step 2: move every client to rediss://.
+
+- name: Turn TLS on for an existing group, step 3 - TLS only
+  ha_airflow.aws.elasticache_replication_group:
+    replication_group_id: airflow-redis
+    transit_encryption: true
+    transit_encryption_mode: required
+
 - name: Delete the replication group, with a final snapshot
   ha_airflow.aws.elasticache_replication_group:
     replication_group_id: airflow-redis
@@ -280,6 +328,14 @@ replication_group:
     auth_token_enabled:
       description: Whether an AUTH token is set.
       type: bool
+    transit_encryption_mode:
+      description: C(preferred) (TLS and plain connections) or C(required) (TLS only), when ElastiCache reports it.
+      type: str
+      version_added: 0.2.0
+    auto_minor_version_upgrade:
+      description: Whether ElastiCache applies new minor engine versions by itself.
+      type: bool
+      version_added: 0.2.0
     pending_modified_values:
       description: Modifications ElastiCache has not applied yet (for example C(auth_token_status)).
       type: dict
@@ -337,6 +393,7 @@ changes:
       type: raw
       sample: [sg-0bbb]
   sample: [{"setting": "EngineVersion", "before": "7.0.7", "after": "7.1"},
+           {"setting": "AutoMinorVersionUpgrade", "before": false, "after": true},
            {"setting": "Tags", "before": {}, "after": {"ha_airflow_cluster": "airflow"}}]
 """
 
@@ -347,6 +404,13 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.ha_airflow.aws.plugins.module_utils._elasticache_rules import AUTH_TOKEN_RULE
+from ansible_collections.ha_airflow.aws.plugins.module_utils._elasticache_rules import AUTO_MINOR_VERSION_UPGRADE_SINCE
+from ansible_collections.ha_airflow.aws.plugins.module_utils._elasticache_rules import TRANSIT_ENCRYPTION_ON_EXISTING_SINCE
+from ansible_collections.ha_airflow.aws.plugins.module_utils._elasticache_rules import auth_token_valid
+from ansible_collections.ha_airflow.aws.plugins.module_utils._elasticache_rules import since
+from ansible_collections.ha_airflow.aws.plugins.module_utils._elasticache_rules import version_at_least
+from ansible_collections.ha_airflow.aws.plugins.module_utils._elasticache_rules import version_parts
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import BUSY_STATES
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import FAILED_STATES
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import AnsibleElastiCacheError
@@ -366,11 +430,6 @@ from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import 
 from ansible_collections.ha_airflow.aws.plugins.module_utils.elasticache import wait_for_replication_group
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-# ElastiCache's AUTH token: 16 to 128 printable ASCII characters, and the only non-alphanumeric ones allowed are
-# ! & # $ ^ < > - (AWS ElastiCache user guide, "Authenticating with the Valkey and Redis OSS AUTH command").
-AUTH_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9!&#$^<>-]{16,128}$")
-AUTH_TOKEN_RULE = ("16 to 128 characters, only letters, digits and the special characters ! & # $ ^ < > - "
-                   "(no @, \", /, %, spaces or other punctuation)")
 # How the write-only token appears in ``changes``.
 TOKEN_BEFORE = "(write-only)"
 TOKEN_AFTER = "(new token, not shown)"
@@ -407,15 +466,31 @@ def validate_params(params):
     if params["auth_token"] is not None:
         if not params["transit_encryption"]:
             raise ParameterError("auth_token requires transit_encryption=true")
-        if not AUTH_TOKEN_PATTERN.match(params["auth_token"]):
+        if not auth_token_valid(params["auth_token"]):
             # never echo the token: say which rule it breaks
             raise ParameterError("auth_token breaks ElastiCache's rule for AUTH tokens (it has %d characters): %s"
                                  % (len(params["auth_token"]), AUTH_TOKEN_RULE))
     elif params["update_auth_token"] == "always":
         raise ParameterError("update_auth_token=always needs auth_token (the new token)")
+    if params["update_auth_token"] == "always" and params["transit_encryption_mode"] == "preferred":
+        raise ParameterError(
+            "update_auth_token=always needs transit_encryption_mode=required: ElastiCache changes the AUTH token only "
+            "on a group that requires TLS. Move every client to TLS, make the group require it, then send the token")
+    if params["auto_minor_version_upgrade"] is not None:
+        check_auto_minor_version_upgrade(params["engine"], params["engine_version"], params["replication_group_id"])
     azs = params["preferred_cache_cluster_azs"]
     if azs and len(azs) != params["num_cache_clusters"]:
         raise ParameterError("preferred_cache_cluster_azs must name one AZ per node (num_cache_clusters)")
+
+
+def check_auto_minor_version_upgrade(engine, version, group_id):
+    """Refuse auto_minor_version_upgrade for an engine version that does not have it (unknown versions pass)."""
+    if version_at_least(version, AUTO_MINOR_VERSION_UPGRADE_SINCE[engine]) is False:
+        name, first = since(AUTO_MINOR_VERSION_UPGRADE_SINCE, engine)
+        raise ParameterError(
+            "auto_minor_version_upgrade: ElastiCache offers automatic minor version upgrades from %s %s, and replication "
+            "group %s is %s %s. Leave auto_minor_version_upgrade unset, or upgrade the engine (engine_version) first"
+            % (name, first, group_id, name, version))
 
 
 def change(setting, before, after):
@@ -445,6 +520,10 @@ def build_create_params(params):
         "KmsKeyId": params["kms_key_id"],
         "AuthToken": params["auth_token"],
         "SnapshotRetentionLimit": params["snapshot_retention_limit"],
+        "AutoMinorVersionUpgrade": params["auto_minor_version_upgrade"],
+        # required is ElastiCache's default with TLS (and the only mode of engines before Redis OSS 7.0): not sent
+        "TransitEncryptionMode": ("preferred" if params["transit_encryption"]
+                                  and params["transit_encryption_mode"] == "preferred" else None),
     }
     request.update({key: value for key, value in optional.items() if value is not None})
     if params["tags"]:
@@ -468,16 +547,6 @@ def _enabled(value):
     return str(value).lower() in ("enabled", "enabling")
 
 
-def version_parts(text):
-    """"7.1" -> [7, 1]; "6.x" -> [6] (x matches any); "" -> []."""
-    parts = []
-    for part in str(text or "").split("."):
-        if not part.isdigit():
-            break
-        parts.append(int(part))
-    return parts
-
-
 def engine_upgrade_needed(running, requested):
     """True only when ``requested`` is newer than ``running`` on the components it names: 7.1.0 satisfies "7.1" and
     "7.0"; a running version above the request is never downgraded."""
@@ -499,6 +568,7 @@ def current_settings(group, cluster):
                                              or group.get("AutomaticFailover")),
         "MultiAZEnabled": _enabled(group.get("MultiAZ")),
         "SnapshotRetentionLimit": group.get("SnapshotRetentionLimit"),
+        "AutoMinorVersionUpgrade": group.get("AutoMinorVersionUpgrade"),
     }
     if cluster is not None:
         current["SecurityGroupIds"] = sorted(sg["SecurityGroupId"] for sg in cluster.get("SecurityGroups") or [])
@@ -531,13 +601,92 @@ def compute_modifications(group, cluster, params):
             wanted.append(("CacheParameterGroupName", params["cache_parameter_group"]))
         if params["engine_version"] and engine_upgrade_needed(current["EngineVersion"], params["engine_version"]):
             wanted.append(("EngineVersion", params["engine_version"]))
+    if (params["auto_minor_version_upgrade"] is not None
+            and params["auto_minor_version_upgrade"] != current["AutoMinorVersionUpgrade"]):
+        # judged on the version the group runs after this run (an upgrade sent with it counts)
+        upgrading = any(setting == "EngineVersion" for setting, after in wanted)
+        check_auto_minor_version_upgrade(engine_of(group, params), engine_version_after(cluster, params, upgrading),
+                                         params["replication_group_id"])
+        wanted.append(("AutoMinorVersionUpgrade", params["auto_minor_version_upgrade"]))
     return [change(setting, current.get(setting), after) for setting, after in wanted]
 
 
-def auth_token_modification(module, group, params):
+def engine_of(group, params):
+    return (group.get("Engine") or params["engine"]).lower()
+
+
+def engine_version_after(cluster, params, upgrading):
+    """The engine version the group runs (its member cluster's, else the one asked for), or the one it is upgraded
+    to in this run."""
+    if upgrading or cluster is None:
+        return params["engine_version"]
+    pending = (cluster.get("PendingModifiedValues") or {}).get("EngineVersion")
+    return pending or cluster.get("EngineVersion") or params["engine_version"]
+
+
+def transit_state(group):
+    """(enabled, mode) of in-transit encryption, as they are or as a pending modification will make them. A group
+    with TLS that reports no mode (engines before Redis OSS 7.0) requires it."""
+    pending = group.get("PendingModifiedValues") or {}
+    enabled = pending.get("TransitEncryptionEnabled")
+    if enabled is None:
+        enabled = bool(group.get("TransitEncryptionEnabled"))
+    mode = pending.get("TransitEncryptionMode") or group.get("TransitEncryptionMode")
+    return enabled, (mode or "required") if enabled else None
+
+
+def transit_modifications(module, group, cluster, params, upgrading):
+    """``changes`` entries that turn in-transit encryption on for an existing group, the way ElastiCache allows it
+    (ModifyReplicationGroup): TransitEncryptionEnabled with TransitEncryptionMode preferred first, then
+    TransitEncryptionMode required in a later run; refused for engines that cannot (ParameterError)."""
+    group_id = params["replication_group_id"]
+    enabled, mode = transit_state(group)
+    wanted_mode = params["transit_encryption_mode"]
+    if not params["transit_encryption"]:
+        if enabled:
+            module.warn("replication group %s has in-transit encryption (%s) and transit_encryption is false: this "
+                        "module never turns it off" % (group_id, mode))
+        return []
+    if enabled:
+        if mode == "preferred" and wanted_mode == "required":
+            return [change("TransitEncryptionMode", "preferred", "required")]
+        if mode == "required" and wanted_mode == "preferred":
+            module.warn("replication group %s already requires TLS; transit_encryption_mode=preferred is used only "
+                        "while turning TLS on, and this module never loosens it" % group_id)
+        return []
+    engine = engine_of(group, params)
+    minimum = TRANSIT_ENCRYPTION_ON_EXISTING_SINCE.get(engine, (0,))
+    running = engine_version_after(cluster, params, False)
+    if version_at_least(running, minimum) is False:
+        name, first = since(TRANSIT_ENCRYPTION_ON_EXISTING_SINCE, engine)
+        if upgrading and version_at_least(params["engine_version"], minimum):
+            module.warn("replication group %s runs %s %s, upgraded to %s in this run: in-transit encryption is turned "
+                        "on by the next run, once the group runs the new version" % (group_id, name, running,
+                                                                                    params["engine_version"]))
+            return []
+        raise ParameterError(
+            "transit_encryption: replication group %s runs %s %s, and ElastiCache turns in-transit encryption on for an "
+            "existing group only from %s %s. Upgrade the engine first (engine_version), or create a new group with "
+            "transit_encryption=true and move the clients to it" % (group_id, name, running, name, first))
+    if wanted_mode == "required":
+        raise ParameterError(
+            "transit_encryption: replication group %s has no in-transit encryption, and ElastiCache turns it on in two "
+            "steps so that clients keep working: run with transit_encryption_mode=preferred (TLS and plain connections "
+            "are both accepted), move every client to TLS (rediss://), then run with transit_encryption_mode=required"
+            % group_id)
+    return [change("TransitEncryptionEnabled", False, True), change("TransitEncryptionMode", None, "preferred")]
+
+
+def auth_token_modification(module, group, params, transit_changing=False):
     """The ``changes`` entries for a token update (update_auth_token=always), or none. The token is write-only:
     it cannot be compared, so it is sent whenever asked for, unless an update is already pending."""
     if params["auth_token"] is None or params["update_auth_token"] != "always":
+        return []
+    if transit_changing:
+        # ElastiCache refuses a token while the group is preferred, and in the call that makes it required
+        module.warn("replication group %s: the AUTH token is not sent in the run that changes in-transit encryption; "
+                    "ElastiCache accepts it once the group requires TLS. Run again to send it."
+                    % params["replication_group_id"])
         return []
     pending = (group.get("PendingModifiedValues") or {}).get("AuthTokenStatus")
     if pending:
@@ -565,8 +714,6 @@ def creation_drift(group, params):
         )
     if bool(group.get("AtRestEncryptionEnabled")) != params["at_rest_encryption"]:
         warnings.append("at_rest_encryption differs from the existing group and can only be set at creation")
-    if bool(group.get("TransitEncryptionEnabled")) != params["transit_encryption"]:
-        warnings.append("transit_encryption differs from the existing group; it is not changed by this module")
     return warnings
 
 
@@ -655,7 +802,10 @@ def ensure_present(module, client, params):
     for warning in creation_drift(group, params):
         module.warn(warning)
     cluster = first_member(client, module, group)
-    modifications = compute_modifications(group, cluster, params) + auth_token_modification(module, group, params)
+    modifications = compute_modifications(group, cluster, params)
+    upgrading = any(entry["setting"] == "EngineVersion" for entry in modifications)
+    transit = transit_modifications(module, group, cluster, params, upgrading)
+    modifications += transit + auth_token_modification(module, group, params, transit_changing=bool(transit))
     tagging, to_add, to_remove, tags = tag_changes(module, client, group.get("ARN"), params)
     changes = modifications + tagging
     if not changes or module.check_mode:
@@ -709,6 +859,8 @@ def main():
         auth_token=dict(type="str", no_log=True),
         update_auth_token=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
         auth_token_update_strategy=dict(type="str", default="rotate", choices=["rotate", "set"], no_log=False),
+        transit_encryption_mode=dict(type="str", default="required", choices=["preferred", "required"]),
+        auto_minor_version_upgrade=dict(type="bool"),
         snapshot_retention_limit=dict(type="int"),
         final_snapshot_identifier=dict(type="str"),
         apply_immediately=dict(type="bool", default=True),
@@ -730,7 +882,7 @@ def main():
             result = ensure_absent(module, client, params)
         else:
             result = ensure_present(module, client, params)
-    except ReplicationGroupFailed as e:
+    except (ReplicationGroupFailed, ParameterError) as e:
         module.fail_json(msg=str(e))
     except AnsibleElastiCacheError as e:
         module.fail_json_aws_error(e)

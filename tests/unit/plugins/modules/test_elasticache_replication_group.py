@@ -43,6 +43,8 @@ DEFAULTS = dict(
     auth_token=TOKEN,
     update_auth_token="on_create",
     auth_token_update_strategy="rotate",
+    transit_encryption_mode="required",
+    auto_minor_version_upgrade=None,
     snapshot_retention_limit=None,
     final_snapshot_identifier=None,
     apply_immediately=True,
@@ -575,3 +577,265 @@ def test_wait_times_out_with_a_message(aws, monkeypatch):
     aws.describe(group(Status="creating"))  # at 30 s; at 60 s one more delay would pass the deadline
     with pytest.raises(erg.ReplicationGroupFailed, match="still creating after 60 s"):
         ec_utils.wait_for_replication_group(aws.client, GROUP_ID, "available", 60, delay=15)
+
+
+# --- automatic minor version upgrades (FSBP ElastiCache.2) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine, version", [("redis", "5.0.6"), ("redis", "4.0.10"), ("redis", "3.2")])
+@pytest.mark.parametrize("wanted", [True, False])
+def test_auto_minor_version_upgrade_refused_before_redis_6(engine, version, wanted):
+    # ModifyReplicationGroup/CreateReplicationGroup: "Valkey or Redis OSS engine version 6.0 or later ... disabled for
+    # previous versions".
+    with pytest.raises(erg.ParameterError, match="from Redis OSS 6.0") as caught:
+        erg.validate_params(params(engine=engine, engine_version=version, auto_minor_version_upgrade=wanted))
+    assert version in str(caught.value)
+
+
+@pytest.mark.parametrize("engine, version", [("redis", "6.0"), ("redis", "6.x"), ("redis", "7.1"), ("valkey", "7.2"),
+                                             ("valkey", "8.0"), ("redis", None)])
+def test_auto_minor_version_upgrade_accepted_from_redis_6(engine, version):
+    erg.validate_params(params(engine=engine, engine_version=version, auto_minor_version_upgrade=True))
+
+
+def test_create_sends_auto_minor_version_upgrade(aws):
+    aws.describe(None)
+    aws.stubber.add_response("create_replication_group",
+                             {"ReplicationGroup": group(Status="creating", AutoMinorVersionUpgrade=True)},
+                             create_request(AutoMinorVersionUpgrade=True))
+    result = erg.ensure_present(FakeModule(), aws.client, params(auto_minor_version_upgrade=True, wait=False))
+    assert {"setting": "AutoMinorVersionUpgrade", "before": None, "after": True} in result["changes"]
+
+
+def test_create_leaves_auto_minor_version_upgrade_to_aws_when_unset(aws):
+    aws.describe(None)
+    aws.stubber.add_response("create_replication_group", {"ReplicationGroup": group(Status="creating")},
+                             create_request())
+    result = erg.ensure_present(FakeModule(), aws.client, params(wait=False))
+    assert "AutoMinorVersionUpgrade" not in settings(result["changes"])
+
+
+def test_auto_minor_version_upgrade_drift_is_modified(aws):
+    aws.describe(group(AutoMinorVersionUpgrade=False))
+    aws.cluster(cluster())
+    aws.tags(TAGS)
+    aws.modify({"ReplicationGroupId": GROUP_ID, "ApplyImmediately": True, "AutoMinorVersionUpgrade": True})
+    aws.describe(group(AutoMinorVersionUpgrade=True))
+    aws.cluster(cluster())
+    result = erg.ensure_present(FakeModule(), aws.client, params(auto_minor_version_upgrade=True))
+    assert result["changes"] == [{"setting": "AutoMinorVersionUpgrade", "before": False, "after": True}]
+    assert result["replication_group"]["auto_minor_version_upgrade"] is True
+
+
+def test_auto_minor_version_upgrade_matching_or_unset_is_no_change(aws):
+    for wanted, running in ((True, True), (False, False), (None, False)):
+        aws.describe(group(AutoMinorVersionUpgrade=running))
+        aws.cluster(cluster())
+        aws.tags(TAGS)
+        result = erg.ensure_present(FakeModule(), aws.client, params(auto_minor_version_upgrade=wanted))
+        assert result["changed"] is False, (wanted, running)
+
+
+def test_auto_minor_version_upgrade_refused_on_a_group_running_redis_5(aws):
+    aws.describe(group(AutoMinorVersionUpgrade=False))
+    aws.cluster(cluster(EngineVersion="5.0.6"))
+    with pytest.raises(erg.ParameterError, match="replication group airflow-redis is Redis OSS 5.0.6"):
+        erg.ensure_present(FakeModule(), aws.client, params(engine_version="5.0", auto_minor_version_upgrade=True))
+
+
+def test_auto_minor_version_upgrade_with_the_upgrade_that_allows_it(aws):
+    aws.describe(group(AutoMinorVersionUpgrade=False))
+    aws.cluster(cluster(EngineVersion="5.0.6"))
+    aws.tags(TAGS)
+    aws.modify({"ReplicationGroupId": GROUP_ID, "ApplyImmediately": True, "EngineVersion": "7.1",
+                "AutoMinorVersionUpgrade": True})
+    result = erg.ensure_present(FakeModule(check_mode=False), aws.client,
+                                params(auto_minor_version_upgrade=True, wait=False))
+    assert settings(result["changes"]) == ["EngineVersion", "AutoMinorVersionUpgrade"]
+
+
+# --- in-transit encryption on an existing group: preferred, then required ------------------------------------------
+
+PLAIN = dict(TransitEncryptionEnabled=False, AuthTokenEnabled=False)
+
+
+def tls_params(**overrides):
+    values = dict(auth_token=None, transit_encryption=True)
+    values.update(overrides)
+    return params(**values)
+
+
+def test_create_with_tls_preferred_sends_the_mode(aws):
+    aws.describe(None)
+    aws.stubber.add_response("create_replication_group", {"ReplicationGroup": group(Status="creating")},
+                             create_request(TransitEncryptionMode="preferred"))
+    result = erg.ensure_present(FakeModule(), aws.client, params(transit_encryption_mode="preferred", wait=False))
+    assert {"setting": "TransitEncryptionMode", "before": None, "after": "preferred"} in result["changes"]
+
+
+def test_create_with_tls_required_leaves_the_mode_to_its_default(aws):
+    aws.describe(None)
+    aws.stubber.add_response("create_replication_group", {"ReplicationGroup": group(Status="creating")},
+                             create_request())
+    erg.ensure_present(FakeModule(), aws.client, params(wait=False))
+
+
+def test_create_without_tls_sends_no_mode(aws):
+    aws.describe(None)
+    request = create_request(TransitEncryptionEnabled=False)
+    del request["AuthToken"]
+    aws.stubber.add_response("create_replication_group", {"ReplicationGroup": group(Status="creating", **PLAIN)},
+                             request)
+    erg.ensure_present(FakeModule(), aws.client, params(transit_encryption=False, auth_token=None,
+                                                        transit_encryption_mode="preferred", wait=False))
+
+
+def test_tls_turned_on_as_preferred(aws):
+    # Step 1: ModifyReplicationGroup TransitEncryptionEnabled=true with TransitEncryptionMode=preferred, in one call.
+    aws.describe(group(**PLAIN))
+    aws.cluster(cluster())
+    aws.tags(TAGS)
+    aws.modify({"ReplicationGroupId": GROUP_ID, "ApplyImmediately": True, "TransitEncryptionEnabled": True,
+                "TransitEncryptionMode": "preferred"})
+    aws.describe(group(Status="modifying", AuthTokenEnabled=False,
+                       PendingModifiedValues={"TransitEncryptionEnabled": True, "TransitEncryptionMode": "preferred"}))
+    aws.describe(group(AuthTokenEnabled=False, TransitEncryptionMode="preferred"))
+    aws.cluster(cluster())
+    result = erg.ensure_present(FakeModule(), aws.client, tls_params(transit_encryption_mode="preferred"))
+    assert result["changes"] == [
+        {"setting": "TransitEncryptionEnabled", "before": False, "after": True},
+        {"setting": "TransitEncryptionMode", "before": None, "after": "preferred"},
+    ]
+    assert result["replication_group"]["transit_encryption_mode"] == "preferred"
+
+
+def test_tls_turned_on_in_check_mode_calls_nothing_that_changes(aws):
+    aws.describe(group(**PLAIN))
+    aws.cluster(cluster())
+    aws.tags(TAGS)
+    result = erg.ensure_present(FakeModule(check_mode=True), aws.client, tls_params(transit_encryption_mode="preferred"))
+    assert result["changed"] is True
+    assert settings(result["changes"]) == ["TransitEncryptionEnabled", "TransitEncryptionMode"]
+
+
+def test_tls_required_straight_away_is_refused_with_the_two_steps(aws):
+    # AWS: "Direct transition from transit-encryption-disabled to transit-encryption-enabled is not allowed".
+    aws.describe(group(**PLAIN))
+    aws.cluster(cluster())
+    with pytest.raises(erg.ParameterError) as caught:
+        erg.ensure_present(FakeModule(check_mode=True), aws.client, tls_params())
+    message = str(caught.value)
+    assert "transit_encryption_mode=preferred" in message and "then run with transit_encryption_mode=required" in message
+
+
+@pytest.mark.parametrize("running", ["6.2.6", "5.0.6"])
+def test_tls_refused_before_redis_7(aws, running):
+    aws.describe(group(**PLAIN))
+    aws.cluster(cluster(EngineVersion=running))
+    with pytest.raises(erg.ParameterError) as caught:
+        erg.ensure_present(FakeModule(), aws.client, tls_params(transit_encryption_mode="preferred",
+                                                                engine_version=running[:3]))
+    message = str(caught.value)
+    assert "runs Redis OSS %s" % running in message and "only from Redis OSS 7.0" in message
+    assert "Upgrade the engine first" in message
+
+
+def test_tls_waits_for_the_upgrade_that_allows_it(aws):
+    aws.describe(group(**PLAIN))
+    aws.cluster(cluster(EngineVersion="6.2.6"))
+    aws.tags(TAGS)
+    aws.modify({"ReplicationGroupId": GROUP_ID, "ApplyImmediately": True, "EngineVersion": "7.1"})
+    module = FakeModule()
+    result = erg.ensure_present(module, aws.client, tls_params(transit_encryption_mode="preferred", wait=False))
+    assert settings(result["changes"]) == ["EngineVersion"]
+    assert any("next run" in w for w in module.warnings)
+
+
+def test_valkey_turns_tls_on(aws):
+    aws.describe(group(Engine="valkey", **PLAIN))
+    aws.cluster(cluster(Engine="valkey", EngineVersion="7.2.6"))
+    aws.tags(TAGS)
+    result = erg.ensure_present(FakeModule(check_mode=True), aws.client,
+                                tls_params(engine="valkey", engine_version="7.2", transit_encryption_mode="preferred"))
+    assert settings(result["changes"]) == ["TransitEncryptionEnabled", "TransitEncryptionMode"]
+
+
+def test_tls_with_an_unreadable_member_cluster_trusts_engine_version(aws):
+    aws.describe(group(**PLAIN))
+    aws.cluster(None)
+    aws.tags(TAGS)
+    module = FakeModule(check_mode=True)
+    result = erg.ensure_present(module, aws.client, tls_params(transit_encryption_mode="preferred"))
+    assert settings(result["changes"]) == ["TransitEncryptionEnabled", "TransitEncryptionMode"]
+    aws.describe(group(**PLAIN))
+    aws.cluster(None)
+    with pytest.raises(erg.ParameterError, match="only from Redis OSS 7.0"):
+        erg.ensure_present(module, aws.client, tls_params(transit_encryption_mode="preferred", engine_version="6.2"))
+
+
+def test_tls_preferred_then_required(aws):
+    # Step 3, once every client uses TLS: TransitEncryptionMode=required alone.
+    aws.describe(group(AuthTokenEnabled=False, TransitEncryptionMode="preferred"))
+    aws.cluster(cluster())
+    aws.tags(TAGS)
+    aws.modify({"ReplicationGroupId": GROUP_ID, "ApplyImmediately": True, "TransitEncryptionMode": "required"})
+    result = erg.ensure_present(FakeModule(), aws.client, tls_params(wait=False))
+    assert result["changes"] == [{"setting": "TransitEncryptionMode", "before": "preferred", "after": "required"}]
+
+
+@pytest.mark.parametrize("described, wanted", [
+    (dict(TransitEncryptionMode="preferred"), "preferred"),
+    (dict(TransitEncryptionMode="required"), "required"),
+    ({}, "required"),  # TLS from creation on an engine that reports no mode: required
+    (dict(TransitEncryptionEnabled=False, PendingModifiedValues={"TransitEncryptionEnabled": True,
+                                                                 "TransitEncryptionMode": "preferred"}), "preferred"),
+    (dict(TransitEncryptionMode="preferred", PendingModifiedValues={"TransitEncryptionMode": "required"}), "required"),
+])
+def test_tls_already_there_or_pending_is_no_change(aws, described, wanted):
+    aws.describe(group(**described))
+    aws.cluster(cluster())
+    aws.tags(TAGS)
+    result = erg.ensure_present(FakeModule(), aws.client, tls_params(transit_encryption_mode=wanted))
+    assert result["changed"] is False and result["changes"] == []
+
+
+def test_tls_is_never_loosened_or_turned_off(aws):
+    for overrides in (dict(transit_encryption_mode="preferred"), dict(transit_encryption=False)):
+        aws.describe(group(TransitEncryptionMode="required"))
+        aws.cluster(cluster())
+        aws.tags(TAGS)
+        module = FakeModule()
+        result = erg.ensure_present(module, aws.client, tls_params(**overrides))
+        assert result["changed"] is False
+        assert any("never" in w for w in module.warnings), module.warnings
+
+
+def test_auth_token_waits_until_the_group_requires_tls(aws):
+    # ElastiCache refuses a token in preferred mode and in the call that moves the group to required.
+    aws.describe(group(AuthTokenEnabled=False, TransitEncryptionMode="preferred"))
+    aws.cluster(cluster())
+    aws.tags(TAGS)
+    aws.modify({"ReplicationGroupId": GROUP_ID, "ApplyImmediately": True, "TransitEncryptionMode": "required"})
+    module = FakeModule()
+    result = erg.ensure_present(module, aws.client, tls_params(auth_token=NEW_TOKEN, update_auth_token="always",
+                                                               wait=False))
+    assert settings(result["changes"]) == ["TransitEncryptionMode"]
+    assert any("Run again" in w for w in module.warnings)
+    assert NEW_TOKEN not in json.dumps(result)
+
+
+def test_auth_token_update_with_tls_preferred_is_refused():
+    with pytest.raises(erg.ParameterError, match="requires TLS"):
+        erg.validate_params(tls_params(auth_token=NEW_TOKEN, update_auth_token="always",
+                                       transit_encryption_mode="preferred"))
+
+
+def test_tls_refusal_fails_the_module_after_read_only_calls(monkeypatch, aws, capsys):
+    monkeypatch.setattr(AnsibleAWSModule, "client", lambda self, *a, **k: aws.client)
+    aws.describe(group(**PLAIN))
+    aws.cluster(cluster())
+    args = dict(replication_group_id=GROUP_ID, transit_encryption=True, region="cn-north-1")
+    with patch_module_args(args), pytest.raises(SystemExit):
+        erg.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True and "transit_encryption_mode=preferred" in result["msg"]

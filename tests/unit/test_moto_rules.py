@@ -5,6 +5,7 @@ Importing moto_server applies its patches to the moto package for the whole test
 """
 
 import importlib.util
+import json
 import os
 import time
 
@@ -224,3 +225,162 @@ def test_flow_logs_to_a_bucket_folder():
     ec2.create_flow_logs(ResourceType="VPC", ResourceIds=[vpc], TrafficType="ALL", LogDestinationType="s3",
                          LogDestination="arn:aws:s3:::flow/airflow")
     assert [f["LogDestination"] for f in ec2.describe_flow_logs()["FlowLogs"]] == ["arn:aws:s3:::flow/airflow"]
+
+
+# --- ElastiCache: in-transit encryption on an existing group, preferred then required; the AUTH token after --------
+def _redis(version="7.1", tls=False, **extra):
+    ec = boto3.client("elasticache", region_name="cn-north-1")
+    ec.create_replication_group(ReplicationGroupId="redis", ReplicationGroupDescription="broker", Engine="redis",
+                                EngineVersion=version, NumCacheClusters=2, CacheNodeType="cache.t3.medium",
+                                TransitEncryptionEnabled=tls, **extra)
+    return ec
+
+
+def _group(ec):
+    return ec.describe_replication_groups(ReplicationGroupId="redis")["ReplicationGroups"][0]
+
+
+def _modify(ec, **params):
+    return ec.modify_replication_group(ReplicationGroupId="redis", ApplyImmediately=True, **params)
+
+
+def test_tls_on_an_existing_group_goes_through_preferred():
+    ec = _redis()
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:  # straight to TLS
+        _modify(ec, TransitEncryptionEnabled=True)
+    assert _error(excinfo)[0] == "InvalidParameterCombination" and "preferred" in _error(excinfo)[1]
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _modify(ec, TransitEncryptionEnabled=True, TransitEncryptionMode="required")
+    assert _error(excinfo)[0] == "InvalidParameterCombination"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _modify(ec, TransitEncryptionMode="required")
+    assert _error(excinfo)[0] == "InvalidParameterCombination"
+    _modify(ec, TransitEncryptionEnabled=True, TransitEncryptionMode="preferred")
+    group = _group(ec)
+    assert (group["TransitEncryptionEnabled"], group["TransitEncryptionMode"]) == (True, "preferred")
+    _modify(ec, TransitEncryptionMode="required")
+    assert _group(ec)["TransitEncryptionMode"] == "required"
+
+
+@pytest.mark.parametrize("version", ["6.2", "5.0.6"])
+def test_tls_on_an_existing_group_needs_redis_7(version):
+    ec = _redis(version)
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _modify(ec, TransitEncryptionEnabled=True, TransitEncryptionMode="preferred")
+    assert _error(excinfo)[0] == "InvalidParameterCombination" and "7.0" in _error(excinfo)[1]
+    assert _group(ec)["TransitEncryptionEnabled"] is False
+
+
+def test_auth_token_only_once_tls_is_required():
+    ec = _redis()
+    token = dict(AuthToken="moto-only-auth-token-0123456789", AuthTokenUpdateStrategy="ROTATE")
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:  # no TLS
+        _modify(ec, **token)
+    assert _error(excinfo) == ("InvalidParameterValue",
+                               "The AUTH token modification is only supported when encryption-in-transit is enabled.")
+    _modify(ec, TransitEncryptionEnabled=True, TransitEncryptionMode="preferred")
+    with pytest.raises(botocore.exceptions.ClientError):  # preferred
+        _modify(ec, **token)
+    with pytest.raises(botocore.exceptions.ClientError):  # in the request that makes it required
+        _modify(ec, TransitEncryptionMode="required", **token)
+    _modify(ec, TransitEncryptionMode="required")
+    _modify(ec, **token)
+    assert _group(ec)["AuthTokenEnabled"] is True
+
+
+def test_group_created_with_tls_reports_required_and_minor_upgrades():
+    # Gap bridged: AWS reports the mode and AutoMinorVersionUpgrade's default; moto reported neither.
+    group = _group(_redis(tls=True, AuthToken="moto-only-auth-token-0123456789"))
+    assert group["TransitEncryptionMode"] == "required" and group["AutoMinorVersionUpgrade"] is True
+
+
+def test_modify_applies_auto_minor_version_upgrade():
+    # Gap bridged: moto ignored AutoMinorVersionUpgrade (and the TLS settings) in ModifyReplicationGroup.
+    ec = _redis(AutoMinorVersionUpgrade=False)
+    assert _group(ec)["AutoMinorVersionUpgrade"] is False
+    _modify(ec, AutoMinorVersionUpgrade=True)
+    assert _group(ec)["AutoMinorVersionUpgrade"] is True
+
+
+# --- EFS: the backup policy (automatic backups, FSBP EFS.2) ----------------------------------------------------------
+def _file_system():
+    efs = boto3.client("efs", region_name="cn-north-1")
+    return efs, efs.create_file_system(CreationToken="shared", Encrypted=True)["FileSystemId"]
+
+
+def test_backup_policy_put_and_described():
+    efs, fs = _file_system()
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:  # never set: AWS answers PolicyNotFound
+        efs.describe_backup_policy(FileSystemId=fs)
+    assert _error(excinfo)[0] == "PolicyNotFound"
+    assert efs.put_backup_policy(FileSystemId=fs, BackupPolicy={"Status": "ENABLED"})["BackupPolicy"]["Status"] == "ENABLED"
+    assert efs.describe_backup_policy(FileSystemId=fs)["BackupPolicy"]["Status"] == "ENABLED"
+    efs.put_backup_policy(FileSystemId=fs, BackupPolicy={"Status": "DISABLED"})
+    assert efs.describe_backup_policy(FileSystemId=fs)["BackupPolicy"]["Status"] == "DISABLED"
+
+
+def test_backup_policy_of_an_unknown_file_system():
+    efs = boto3.client("efs", region_name="cn-north-1")
+    for call in (lambda: efs.describe_backup_policy(FileSystemId="fs-0123456789abcdef0"),
+                 lambda: efs.put_backup_policy(FileSystemId="fs-0123456789abcdef0", BackupPolicy={"Status": "ENABLED"})):
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            call()
+        assert _error(excinfo)[0] == "FileSystemNotFound"
+
+
+def test_backup_policy_needs_an_available_file_system():
+    from moto.efs.models import efs_backends
+
+    efs, fs = _file_system()
+    account = boto3.client("sts", region_name="cn-north-1").get_caller_identity()["Account"]
+    efs_backends[account]["cn-north-1"].file_systems_by_id[fs].life_cycle_state = "creating"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        efs.put_backup_policy(FileSystemId=fs, BackupPolicy={"Status": "ENABLED"})
+    assert _error(excinfo)[0] == "IncorrectFileSystemLifeCycleState"
+
+
+# --- The modules against these rules, as the amazon.aws integration targets run them: check, real, check, real -----
+def _run(module, args, capsys, check=False):
+    from ansible.module_utils.testing import patch_module_args
+
+    with patch_module_args(dict(args, region="cn-north-1", _ansible_check_mode=check)), pytest.raises(SystemExit):
+        module.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def _converges(module, args, capsys):
+    """Check mode reports the change and makes none, the real run makes it, then both report nothing to do."""
+    results = [_run(module, args, capsys, check=True), _run(module, args, capsys), _run(module, args, capsys, check=True),
+               _run(module, args, capsys)]
+    assert [r.get("failed", False) for r in results] == [False] * 4, [r.get("msg") for r in results]
+    assert [r["changed"] for r in results] == [True, True, False, False], results
+    return results[1]
+
+
+def test_efs_backup_policy_module_converges(capsys):
+    from ansible_collections.ha_airflow.aws.plugins.modules import efs_backup_policy
+
+    _efs, fs = _file_system()
+    result = _converges(efs_backup_policy, dict(file_system_id=fs), capsys)
+    assert result["changes"] == [{"setting": "Status", "before": "DISABLED", "after": "ENABLED"}]
+    _converges(efs_backup_policy, dict(file_system_id=fs, status="disabled"), capsys)
+
+
+def test_elasticache_module_turns_tls_on_the_way_aws_allows(capsys):
+    from ansible_collections.ha_airflow.aws.plugins.modules import elasticache_replication_group as erg
+
+    base = dict(replication_group_id="redis", engine_version="7.1", cache_node_type="cache.t3.medium",
+                description="broker", auto_minor_version_upgrade=True)
+    created = _converges(erg, base, capsys)
+    assert created["replication_group"]["transit_encryption_enabled"] is False
+    refused = _run(erg, dict(base, transit_encryption=True), capsys, check=True)  # straight to required: refused
+    assert refused["failed"] is True and "transit_encryption_mode=preferred" in refused["msg"]
+    step1 = _converges(erg, dict(base, transit_encryption=True, transit_encryption_mode="preferred"), capsys)
+    assert [c["setting"] for c in step1["changes"]] == ["TransitEncryptionEnabled", "TransitEncryptionMode"]
+    step3 = _converges(erg, dict(base, transit_encryption=True), capsys)
+    assert step3["changes"] == [{"setting": "TransitEncryptionMode", "before": "preferred", "after": "required"}]
+    token = dict(base, transit_encryption=True, auth_token="moto-only-auth-token-0123456789", update_auth_token="always")
+    rotated = _run(erg, token, capsys)
+    assert rotated["changed"] is True and rotated["replication_group"]["auth_token_enabled"] is True
+    minor = _converges(erg, dict(base, auto_minor_version_upgrade=False, transit_encryption=True), capsys)
+    assert minor["changes"] == [{"setting": "AutoMinorVersionUpgrade", "before": True, "after": False}]

@@ -23,6 +23,7 @@ from moto.utilities.utils import get_partition  # noqa: E402
 from moto.ec2 import utils as ec2_utils  # noqa: E402
 from moto.efs import urls as efs_urls  # noqa: E402
 from moto.efs.responses import EFSResponse  # noqa: E402
+from moto.efs.exceptions import EFSError, FileSystemNotFound, PolicyNotFound  # noqa: E402
 from moto.elasticache import models as ec_models  # noqa: E402
 from moto.elasticache.exceptions import CacheSubnetGroupNotFound  # noqa: E402
 from moto.elasticache.responses import ElastiCacheResponse  # noqa: E402
@@ -179,6 +180,47 @@ def _efs_delete_tags(self):
     return "", {"status": 204}
 
 
+class IncorrectFileSystemLifeCycleState(EFSError):
+    code = 409
+
+    def __init__(self, state):
+        super().__init__("IncorrectFileSystemLifeCycleState", "File system is in state %s, not available." % state)
+
+
+def _efs_file_system(response):
+    file_system_id = response._get_param("FileSystemId")
+    file_system = response.efs_backend.file_systems_by_id.get(file_system_id)
+    if file_system is None:
+        # Gap: for an unknown file system moto fails with an internal error (KeyError); AWS answers FileSystemNotFound.
+        raise FileSystemNotFound(file_system_id)
+    return file_system
+
+
+def _efs_describe_backup_policy(self):
+    # Gap: after PutBackupPolicy DISABLED AWS describes {"Status": "DISABLED"}; PolicyNotFound only for a file system
+    # that never had a backup policy (moto answers PolicyNotFound whenever backups are off).
+    file_system = _efs_file_system(self)
+    status = file_system.__dict__.get("_twin_backup_status") or ("ENABLED" if file_system.backup_policy else None)
+    if status is None:
+        raise PolicyNotFound("None")
+    return json.dumps({"BackupPolicy": {"Status": status}}), {"Content-Type": "application/json"}
+
+
+def _efs_put_backup_policy(self):
+    # Gap: moto has no PutBackupPolicy (NotImplementedError); AWS turns the file system's automatic backups on or off.
+    file_system = _efs_file_system(self)
+    status = (self._get_param("BackupPolicy") or {}).get("Status")
+    if file_system.life_cycle_state != "available":
+        # Rule: PutBackupPolicy needs the file system "available" (EFS API reference, PutBackupPolicy:
+        # IncorrectFileSystemLifeCycleState, HTTP 409); moto would change a file system in any state.
+        raise IncorrectFileSystemLifeCycleState(file_system.life_cycle_state)
+    file_system.__dict__["_twin_backup_status"] = status
+    file_system._backup = status == "ENABLED"
+    return json.dumps({"BackupPolicy": {"Status": status}}), {"Content-Type": "application/json"}
+
+
+EFSResponse.describe_backup_policy = _efs_describe_backup_policy
+EFSResponse.put_backup_policy = _efs_put_backup_policy
 EFSResponse.describe_tags = _efs_describe_tags
 EFSResponse.create_tags = _efs_create_tags
 EFSResponse.delete_tags = _efs_delete_tags
@@ -489,6 +531,85 @@ def _delete_replication_group(self, replication_group_id, retain_primary_cluster
 
 
 ec_models.ElastiCacheBackend.delete_replication_group = _delete_replication_group
+
+
+from moto.elasticache.exceptions import InvalidParameterCombinationException  # noqa: E402
+from moto.elasticache.exceptions import InvalidParameterValueException  # noqa: E402
+
+
+def _engine_at_least(group, minimum):
+    """Whether the group's engine version is ``minimum`` or later; a group created without a version runs ElastiCache's
+    default, which is newer than any minimum here."""
+    parts = [int(p) for p in re.findall(r"[0-9]+", str(group.engine_version or ""))]
+    if not parts or (group.engine or "redis").lower() == "valkey":
+        return True
+    return tuple(parts + [0] * (len(minimum) - len(parts))) >= minimum
+
+
+_orig_rg_create_init = ec_models.ReplicationGroup.__init__
+
+
+def _replication_group_defaults(self, *args, **kwargs):
+    _orig_rg_create_init(self, *args, **kwargs)
+    # Gap: AWS reports TransitEncryptionMode "required" for a group created with TLS and no mode (Redis OSS 7.0 and
+    # later, Valkey), and AutoMinorVersionUpgrade true when it was not given (Redis OSS 6.0 and later, Valkey); moto
+    # reports neither.
+    if self.transit_encryption_enabled and not self.transit_encryption_mode and _engine_at_least(self, (7, 0)):
+        self.transit_encryption_mode = "required"
+    if self.auto_minor_version_upgrade is None and _engine_at_least(self, (6, 0)):
+        self.auto_minor_version_upgrade = True
+
+
+ec_models.ReplicationGroup.__init__ = _replication_group_defaults
+_orig_modify_rg_response = ElastiCacheResponse.modify_replication_group
+
+
+def _modify_replication_group(self):
+    group = self.elasticache_backend.replication_groups.get(self._get_param("ReplicationGroupId"))
+    enable = self._get_bool_param("TransitEncryptionEnabled")
+    mode = self._get_param("TransitEncryptionMode")
+    token = self._get_param("AuthToken")
+    minor = self._get_bool_param("AutoMinorVersionUpgrade")
+    if group is not None:
+        tls_on = bool(group.transit_encryption_enabled)
+        current_mode = group.transit_encryption_mode or ("required" if tls_on else None)
+        if (enable or mode) and not tls_on and not _engine_at_least(group, (7, 0)):
+            # Rule: in-transit encryption is turned on for an existing group only from Redis OSS 7.0 (Valkey 7.2);
+            # older engines have it only from creation (ElastiCache user guide, "Enabling in-transit encryption").
+            raise InvalidParameterCombinationException(
+                "Transit encryption can be enabled on an existing replication group only with engine version 7.0 or "
+                "later; %s runs %s." % (group.replication_group_id, group.engine_version))
+        if enable and not tls_on and mode != "preferred":
+            # Rule: ModifyReplicationGroup TransitEncryptionEnabled=true on a group without TLS needs
+            # TransitEncryptionMode=preferred in the same request; required comes after, in another one.
+            raise InvalidParameterCombinationException(
+                "Direct transition from transit-encryption-disabled to transit-encryption-enabled is not allowed. Update "
+                "the cluster to transit-encryption-mode preferred prior to enabling transit encryption.")
+        if mode == "required" and current_mode is None:
+            # Rule: TransitEncryptionMode=required is the second step, after preferred ("a two-step process").
+            raise InvalidParameterCombinationException(
+                "Setting TransitEncryptionMode to required is a two-step process: set it to preferred first.")
+        if token is not None and (not tls_on or current_mode != "required" or mode is not None or enable):
+            # Rule: the AUTH token is changed only on a group whose in-transit encryption is on and required, and not
+            # in the request that changes the encryption (ElastiCache answers as below).
+            raise InvalidParameterValueException(
+                "The AUTH token modification is only supported when encryption-in-transit is enabled.")
+    result = _orig_modify_rg_response(self)
+    if group is not None:
+        # Gap: moto ignores these ModifyReplicationGroup parameters; AWS applies them (here at once, as with
+        # ApplyImmediately=true), so a second run sees them done.
+        if enable is not None:
+            group.transit_encryption_enabled = enable
+        if mode:
+            group.transit_encryption_mode = mode
+        if minor is not None:
+            group.auto_minor_version_upgrade = minor
+        if token is not None:
+            group.auth_token_enabled = True
+    return result
+
+
+ElastiCacheResponse.modify_replication_group = _modify_replication_group
 
 
 def _delete_cache_subnet_group(self):

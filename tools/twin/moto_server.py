@@ -1,6 +1,6 @@
 """moto in server mode, with the moto 5.x gaps this collection meets bridged *here*, in the test fixture.
 
-Usage: moto_server.py PORT   (listens on 127.0.0.1:PORT)
+Usage: moto_server.py PORT [HOST]   (listens on HOST:PORT, by default 127.0.0.1; molecule ha3 serves a test bed)
 
 Two kinds of patch, each with a comment naming what it bridges:
   Gap:   moto lacks something AWS has (an API answer, a field, data for a region); bridged so moto answers as AWS does.
@@ -626,7 +626,89 @@ def _delete_cache_subnet_group(self):
 ElastiCacheResponse.delete_cache_subnet_group = _delete_cache_subnet_group
 
 
+# --- Glue (the Amazon provider's GlueJobOperator: IAM GetRole, Glue GetJob, CreateJob, StartJobRun, GetJobRun) -----
+from moto.glue import models as glue_models  # noqa: E402
+from moto.glue.exceptions import InvalidInputException as GlueInvalidInput  # noqa: E402
+from moto.iam.models import iam_backends  # noqa: E402
+from moto.moto_api import state_manager  # noqa: E402
+from moto.s3.models import s3_backends  # noqa: E402
+
+GLUE_PRINCIPALS = ("glue.amazonaws.com", "glue.amazonaws.com.cn")
+
+
+def _glue_trusted(role):
+    """True when the role's trust policy lets Glue assume it."""
+    doc = role.assume_role_policy_document
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    statements = doc.get("Statement", [])
+    for st in statements if isinstance(statements, list) else [statements]:
+        actions = st.get("Action", [])
+        services = (st.get("Principal") or {}).get("Service", []) if isinstance(st.get("Principal"), dict) else []
+        actions = actions if isinstance(actions, list) else [actions]
+        services = services if isinstance(services, list) else [services]
+        if st.get("Effect") == "Allow" and "sts:AssumeRole" in actions and set(services) & set(GLUE_PRINCIPALS):
+            return True
+    return False
+
+
+_glue_create_job = glue_models.GlueBackend.create_job
+
+
+def _create_job(self, name, role, *args, **kwargs):
+    # Rule: CreateJob refuses a role that does not exist or that Glue may not assume ("InvalidInputException: Role ...
+    # should be given assume role permissions for Glue Service"); moto takes any string.
+    iam = iam_backends[self.account_id][self.partition]
+    found = [r for r in iam.get_roles() if role in (r.name, r.arn)]
+    if not found or not _glue_trusted(found[0]):
+        raise GlueInvalidInput("CreateJob", "Role %s should be given assume role permissions for Glue Service." % role)
+    return _glue_create_job(self, name, role, *args, **kwargs)
+
+
+glue_models.GlueBackend.create_job = _create_job
+
+# Rule: a job run takes time - STARTING, RUNNING, then its end state - and a caller polls GetJobRun for it (AWS: a
+# minute or more); moto reports the end state on the first GetJobRun. Here each state lasts 2 s.
+state_manager.set_transition("glue::job_run", {"progression": "time", "seconds": 2})
+
+_glue_start_job_run = glue_models.FakeJob.start_job_run
+
+
+def _start_job_run(self, *args, **kwargs):
+    # Rule: a run whose script (Command.ScriptLocation, s3://bucket/key) is not in S3 fails (JobRunState FAILED, with
+    # an ErrorMessage); moto runs any job to SUCCEEDED.
+    run_id = _glue_start_job_run(self, *args, **kwargs)
+    location = (self.command or {}).get("ScriptLocation", "") if isinstance(self.command, dict) else ""
+    match = re.match(r"^s3://([^/]+)/(.+)$", location)
+    found = False
+    if match:
+        s3 = s3_backends[self.backend.account_id][self.backend.partition]
+        try:
+            found = s3.get_object(match.group(1), match.group(2)) is not None
+        except Exception:  # NoSuchBucket
+            found = False
+    if not found:
+        run = self.get_job_run(run_id)
+        run._transitions = [("STARTING", "RUNNING"), ("RUNNING", "FAILED")]
+        run.__dict__["_twin_error"] = "Script %s does not exist in S3." % (location or "(none)")
+    return run_id
+
+
+glue_models.FakeJob.start_job_run = _start_job_run
+
+_glue_run_as_dict = glue_models.FakeJobRun.as_dict
+
+
+def _run_as_dict(self):
+    answer = _glue_run_as_dict(self)
+    if self.__dict__.get("_twin_error") and answer.get("JobRunState") == "FAILED":
+        answer["ErrorMessage"] = self.__dict__["_twin_error"]
+    return answer
+
+
+glue_models.FakeJobRun.as_dict = _run_as_dict
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: moto_server.py PORT")
-    server.main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: moto_server.py PORT [HOST]")
+    server.main(["-H", sys.argv[2] if len(sys.argv) == 3 else "127.0.0.1", "-p", sys.argv[1]])

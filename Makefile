@@ -80,8 +80,8 @@ lab: setup ## the main job on the AWS twin, no account needed: site.yml provisio
 lab-down: venv ## teardown.yml against the twin, then remove everything 'make lab' created
 	@tools/lab/lab down
 
-bench: setup ## measurements in one run, one table (printed, and written to build/bench/bench.md)
-	@tools/bench/bench.py
+bench: setup ## measurements, medians of 3 runs, one table (build/bench/bench.md, added to docs/bench.md); QUICK=1: one run
+	@tools/bench/bench.py $(if $(QUICK),--quick)
 
 clean: ## remove build output (not the venv or the test-bed base)
 	@rm -rf build tests/output

@@ -125,7 +125,7 @@ options:
       - Encrypt traffic with TLS (clients then use C(rediss://)).
       - At creation the group gets it at once. An existing group without it gets it the way ElastiCache allows, in two
         steps (see O(transit_encryption_mode) and the notes), and only from Redis OSS 7.0 (every Valkey version);
-        an older engine is refused with what to do. It is never turned off: V(false) on a group that has it is a
+        an older engine is refused with what to do. It is never turned off; V(false) on a group that has it is a
         warning.
     type: bool
     default: false
@@ -139,7 +139,7 @@ options:
       - A group that already requires TLS is never loosened to V(preferred) (a warning says so).
       - At creation V(required) is ElastiCache's default and is not sent; V(preferred) is sent.
       - While the group is V(preferred), or in the same run that makes it V(required), ElastiCache does not accept an
-        AUTH token change (O(update_auth_token=always)): it is refused, or left for the next run with a warning.
+        AUTH token change (O(update_auth_token=always)), so it is refused, or left for the next run with a warning.
     type: str
     choices: [preferred, required]
     default: required
@@ -148,8 +148,9 @@ options:
     description:
       - Whether ElastiCache applies new minor engine versions by itself (the auto minor version upgrade campaigns;
         FSBP ElastiCache.2). The module never downgrades an engine ElastiCache upgraded (see O(engine_version)).
-      - ElastiCache offers it from Redis OSS 6.0 and for every Valkey version; with an older engine the option is
-        refused. Omitted, ElastiCache's default applies at creation (on) and an existing group is left as it is.
+      - ElastiCache offers it from Redis OSS 6.0 and for every Valkey version; with an older engine V(true) is refused
+        and V(false) is not sent (it is all such an engine has). Omitted, ElastiCache's default applies at creation
+        (on from Redis OSS 6.0) and an existing group is left as it is.
     type: bool
     version_added: 0.2.0
   auth_token:
@@ -476,21 +477,26 @@ def validate_params(params):
         raise ParameterError(
             "update_auth_token=always needs transit_encryption_mode=required: ElastiCache changes the AUTH token only "
             "on a group that requires TLS. Move every client to TLS, make the group require it, then send the token")
-    if params["auto_minor_version_upgrade"] is not None:
+    if params["auto_minor_version_upgrade"]:
         check_auto_minor_version_upgrade(params["engine"], params["engine_version"], params["replication_group_id"])
     azs = params["preferred_cache_cluster_azs"]
     if azs and len(azs) != params["num_cache_clusters"]:
         raise ParameterError("preferred_cache_cluster_azs must name one AZ per node (num_cache_clusters)")
 
 
+def auto_minor_version_upgrade_offered(engine, version):
+    """False for an engine version without automatic minor version upgrades; True or None (unknown) otherwise."""
+    return version_at_least(version, AUTO_MINOR_VERSION_UPGRADE_SINCE.get(engine, (0,))) is not False
+
+
 def check_auto_minor_version_upgrade(engine, version, group_id):
-    """Refuse auto_minor_version_upgrade for an engine version that does not have it (unknown versions pass)."""
-    if version_at_least(version, AUTO_MINOR_VERSION_UPGRADE_SINCE[engine]) is False:
+    """Refuse auto_minor_version_upgrade=true for an engine version that does not have it (unknown versions pass)."""
+    if not auto_minor_version_upgrade_offered(engine, version):
         name, first = since(AUTO_MINOR_VERSION_UPGRADE_SINCE, engine)
         raise ParameterError(
             "auto_minor_version_upgrade: ElastiCache offers automatic minor version upgrades from %s %s, and replication "
-            "group %s is %s %s. Leave auto_minor_version_upgrade unset, or upgrade the engine (engine_version) first"
-            % (name, first, group_id, name, version))
+            "group %s is %s %s. Set auto_minor_version_upgrade to false (or leave it unset), or upgrade the engine "
+            "(engine_version) first" % (name, first, group_id, name, version))
 
 
 def change(setting, before, after):
@@ -520,7 +526,9 @@ def build_create_params(params):
         "KmsKeyId": params["kms_key_id"],
         "AuthToken": params["auth_token"],
         "SnapshotRetentionLimit": params["snapshot_retention_limit"],
-        "AutoMinorVersionUpgrade": params["auto_minor_version_upgrade"],
+        # off is all an engine without the feature has: not sent for it
+        "AutoMinorVersionUpgrade": (params["auto_minor_version_upgrade"] if auto_minor_version_upgrade_offered(
+            params["engine"], params["engine_version"]) else None),
         # required is ElastiCache's default with TLS (and the only mode of engines before Redis OSS 7.0): not sent
         "TransitEncryptionMode": ("preferred" if params["transit_encryption"]
                                   and params["transit_encryption_mode"] == "preferred" else None),
@@ -605,9 +613,11 @@ def compute_modifications(group, cluster, params):
             and params["auto_minor_version_upgrade"] != current["AutoMinorVersionUpgrade"]):
         # judged on the version the group runs after this run (an upgrade sent with it counts)
         upgrading = any(setting == "EngineVersion" for setting, after in wanted)
-        check_auto_minor_version_upgrade(engine_of(group, params), engine_version_after(cluster, params, upgrading),
-                                         params["replication_group_id"])
-        wanted.append(("AutoMinorVersionUpgrade", params["auto_minor_version_upgrade"]))
+        engine, version = engine_of(group, params), engine_version_after(cluster, params, upgrading)
+        if params["auto_minor_version_upgrade"]:
+            check_auto_minor_version_upgrade(engine, version, params["replication_group_id"])
+        if auto_minor_version_upgrade_offered(engine, version):
+            wanted.append(("AutoMinorVersionUpgrade", params["auto_minor_version_upgrade"]))
     return [change(setting, current.get(setting), after) for setting, after in wanted]
 
 
@@ -661,8 +671,8 @@ def transit_modifications(module, group, cluster, params, upgrading):
         name, first = since(TRANSIT_ENCRYPTION_ON_EXISTING_SINCE, engine)
         if upgrading and version_at_least(params["engine_version"], minimum):
             module.warn("replication group %s runs %s %s, upgraded to %s in this run: in-transit encryption is turned "
-                        "on by the next run, once the group runs the new version" % (group_id, name, running,
-                                                                                    params["engine_version"]))
+                        "on by the next run, once the group runs the new version"
+                        % (group_id, name, running, params["engine_version"]))
             return []
         raise ParameterError(
             "transit_encryption: replication group %s runs %s %s, and ElastiCache turns in-transit encryption on for an "

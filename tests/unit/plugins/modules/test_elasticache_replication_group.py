@@ -583,13 +583,27 @@ def test_wait_times_out_with_a_message(aws, monkeypatch):
 
 
 @pytest.mark.parametrize("engine, version", [("redis", "5.0.6"), ("redis", "4.0.10"), ("redis", "3.2")])
-@pytest.mark.parametrize("wanted", [True, False])
-def test_auto_minor_version_upgrade_refused_before_redis_6(engine, version, wanted):
+def test_auto_minor_version_upgrade_refused_before_redis_6(engine, version):
     # ModifyReplicationGroup/CreateReplicationGroup: "Valkey or Redis OSS engine version 6.0 or later ... disabled for
     # previous versions".
     with pytest.raises(erg.ParameterError, match="from Redis OSS 6.0") as caught:
-        erg.validate_params(params(engine=engine, engine_version=version, auto_minor_version_upgrade=wanted))
-    assert version in str(caught.value)
+        erg.validate_params(params(engine=engine, engine_version=version, auto_minor_version_upgrade=True))
+    assert version in str(caught.value) and "to false" in str(caught.value)
+
+
+def test_auto_minor_version_upgrade_off_before_redis_6_is_not_sent(aws):
+    # Off is all Redis OSS 5.0 has: accepted, and neither sent at creation nor compared on an existing group.
+    erg.validate_params(params(engine_version="5.0.6", auto_minor_version_upgrade=False))
+    aws.describe(None)
+    aws.stubber.add_response("create_replication_group", {"ReplicationGroup": group(Status="creating")},
+                             create_request(EngineVersion="5.0.6"))
+    erg.ensure_present(FakeModule(), aws.client, params(engine_version="5.0.6", auto_minor_version_upgrade=False,
+                                                        wait=False))
+    aws.describe(group())
+    aws.cluster(cluster(EngineVersion="5.0.6"))
+    aws.tags(TAGS)
+    result = erg.ensure_present(FakeModule(), aws.client, params(engine_version="5.0", auto_minor_version_upgrade=False))
+    assert result["changed"] is False
 
 
 @pytest.mark.parametrize("engine, version", [("redis", "6.0"), ("redis", "6.x"), ("redis", "7.1"), ("valkey", "7.2"),

@@ -12,7 +12,7 @@ of any, so a machine that slows down part way slows every step alike.
   converge   site.yml on two fresh hosts (stand-ins for RDS, ElastiCache and the ALB prepared first, not timed),
              then again (the no-op): wall time, changed count, controller CPU, a timeline per task
   four       the same on four hosts, wheelhouse source: controller CPU per host against two hosts
-  provision  playbooks/provision.yml against moto (cn-north-1): first run, re-run
+  provision  playbooks/provision.yml against moto (cn-north-1, molecule/aws/vars/cn-north-1.yml): first run, re-run
   failover   power off airflow1 of the last two-host cluster, trigger a DAG run through airflow2
   faults     tools/bench/faults.py --twin benchf --runs N, when that script exists (issue 11); its output
              (markdown) goes into the report as it is
@@ -64,6 +64,8 @@ EXTRAS = "celery,postgres,redis,amazon"  # the airflow role's default airflow_ex
 PYTHON_PREFIX = "/opt/ha_airflow/python%s" % PYTHON_VERSION  # the python role's default python_install_prefix
 PROBE_DAG = os.path.join(ROOT, "molecule", "ha", "files", "ha_probe.py")
 CGROUP_ROOT = "/sys/fs/cgroup/unified"
+# moto (tools/twin) and faults.py run on the controller's venv, whose moto the twin is written for.
+VENV_PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
 MODES = ("wheelhouse", "index")
 STEPS = ("bare", "converge", "four", "provision", "failover", "faults")
 ENV = dict(os.environ, PATH=os.path.join(ROOT, ".venv", "bin") + os.pathsep + os.environ["PATH"],
@@ -121,6 +123,18 @@ def run(argv, **kw):
 def testbed(*args):
     out = subprocess.run([TESTBED] + list(args), cwd=ROOT, env=ENV, check=True, stdout=subprocess.PIPE).stdout
     return json.loads(out) if out.strip().startswith(b"{") else out
+
+
+def python_archive():
+    """The Python 3.7 archive (tools/python-archive/build prints its path). Asked twice at most: the build can die
+    of a SIGPIPE (rc 141) in its library lookup (`ldconfig -p | awk '... exit'` under pipefail)."""
+    build = os.path.join(ROOT, "tools", "python-archive", "build")
+    for attempt in (1, 2):
+        proc = subprocess.run([build], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True, check=False)
+        if proc.returncode == 0:
+            return proc.stdout.strip()
+        log("tools/python-archive/build failed (rc=%d), attempt %d" % (proc.returncode, attempt))
+    raise SystemExit("bench: no Python 3.7 archive: tools/python-archive/build failed twice (above)")
 
 
 def fail_summary(argv, rc, logfile, text):
@@ -515,23 +529,22 @@ def step_provision(bench, label):
     """provision.yml against moto in cn-north-1, a fresh moto each sample: first run, then the re-run."""
     ctl = os.path.join(ROOT, "tools", "twin", "moto_ctl.py")
     state = os.path.join(bench.workdir, "moto-" + label)
-    run([sys.executable, ctl, "start", state], stdout=subprocess.DEVNULL)
+    run([VENV_PYTHON, ctl, "start", state], stdout=subprocess.DEVNULL)
     try:
         env = dict(bench.env, AWS_CONFIG_FILE=os.path.join(state, "aws_config"), AWS_ACCESS_KEY_ID="testing",
                    AWS_SECRET_ACCESS_KEY="testing", AWS_SHARED_CREDENTIALS_FILE=os.path.join(state, "none"),
                    HA_AIRFLOW_TWIN_BOOT_SECONDS="15")
-        # Test values for moto, not secrets (as molecule/aws's converge).
-        extra = {"infra_region": "cn-north-1", "infra_rds_password": "moto-only-Passw0rd",
-                 "infra_rds_skip_final_snapshot": True, "infra_alb_ingress_cidrs": ["198.51.100.0/24"],
-                 "infra_poll_delay": 1, "infra_outputs_file": os.path.join(state, "ha_airflow_infra.yml")}
-        argv = ["ansible-playbook", "playbooks/provision.yml", "-e", json.dumps(extra)]
+        # The cn-north-1 values of the aws scenario (test values for moto, not secrets: one home for them), this
+        # sample's outputs file.
+        argv = ["ansible-playbook", "playbooks/provision.yml", "-e", "@molecule/aws/vars/cn-north-1.yml",
+                "-e", json.dumps({"infra_outputs_file": os.path.join(state, "ha_airflow_infra.yml")})]
         log("provision: first run against moto (cn-north-1)")
         first = bench.timed(argv, label + "-first", env)
         log("provision: re-run")
         second = bench.timed(argv, label + "-rerun", env)
         return first, second
     finally:
-        run([sys.executable, ctl, "stop", state], stdout=subprocess.DEVNULL)
+        run([VENV_PYTHON, ctl, "stop", state], stdout=subprocess.DEVNULL)
 
 
 def fmt_s(values):
@@ -698,8 +711,7 @@ def main():
     os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
     workdir = tempfile.mkdtemp(prefix="bench-", dir=os.path.join(ROOT, "build"))
     log("logs in %s" % workdir)
-    archive = subprocess.run([os.path.join(ROOT, "tools", "python-archive", "build")], cwd=ROOT, env=ENV, check=True,
-                             stdout=subprocess.PIPE, text=True).stdout.strip()
+    archive = python_archive()
     wheelhouse = subprocess.run([os.path.join(ROOT, "tools", "wheelhouse.sh"), AIRFLOW_VERSION], cwd=ROOT, env=ENV,
                                 check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
     bench = Bench(workdir, archive, wheelhouse)
@@ -786,7 +798,8 @@ def main():
             report.add("ratio-fresh4", four / two)
         if "faults" in steps and os.path.exists(FAULTS):
             log("faults: %s --twin benchf --runs %d" % (FAULTS, runs))
-            proc = subprocess.run([sys.executable, FAULTS, "--twin", "benchf", "--runs", str(runs)], cwd=ROOT,
+            argv = [FAULTS] if os.access(FAULTS, os.X_OK) else [VENV_PYTHON, FAULTS]
+            proc = subprocess.run(argv + ["--twin", "benchf", "--runs", str(runs)], cwd=ROOT,
                                   env=bench.env, stdout=subprocess.PIPE, text=True, check=False)
             report.extra_sections += ["", "### Faults (tools/bench/faults.py)", "", proc.stdout.rstrip()]
             if proc.returncode != 0:

@@ -30,6 +30,17 @@ def amazon_linux_2_image(region="cn-north-1"):
     return sorted(images, key=lambda image: image["CreationDate"])[-1]["ImageId"]
 
 
+def plain_redis_cluster():
+    """A cluster name whose replication group already exists without TLS (Redis 7.1), as one made before TLS was on."""
+    boto3.client("elasticache", region_name="cn-north-1").create_replication_group(
+        ReplicationGroupId="%s-redis" % PLAIN_REDIS_CLUSTER, ReplicationGroupDescription="made without TLS",
+        Engine="redis", EngineVersion="7.1", NumCacheClusters=2, CacheNodeType="cache.t3.medium",
+        TransitEncryptionEnabled=False)
+    return PLAIN_REDIS_CLUSTER
+
+
+PLAIN_REDIS_CLUSTER = "badtls"
+
 CASES = {
     "missing password": ({}, ["infra_rds_password"]),
     "password too short": ({"infra_rds_password": "short"}, []),
@@ -51,6 +62,16 @@ CASES = {
     "placeholder Redis AUTH token from vault.yml": (
         {"infra_redis_auth_token": "CHANGE-ME-redis-auth-token-16-to-128-chars"}, [], "infra_redis_auth_token"),
     "Redis TLS (the default) without an AUTH token": ({}, ["infra_redis_auth_token"], "infra_redis_auth_token"),
+    # ElastiCache's AUTH token rule, the module's own (the preflight used to let _ % . ' and others through)
+    "Redis AUTH token with characters ElastiCache refuses": (
+        {"infra_redis_auth_token": "moto_only_auth%token.0123456789"}, [], "infra_redis_auth_token"),
+    "Redis automatic minor version upgrades on Redis 5.0": (
+        {"infra_redis_engine_version": "5.0.6"}, [], "infra_redis_auto_minor_version_upgrade"),
+    "Redis AUTH token update while TLS is only preferred": (
+        {"infra_redis_transit_encryption_mode": "preferred", "infra_redis_update_auth_token": "always"}, [],
+        "infra_redis_transit_encryption_mode=required"),
+    "TLS straight to required on an existing group without it": (
+        {"infra_cluster_name": plain_redis_cluster}, [], "infra_redis_transit_encryption_mode=preferred"),
     "an Amazon Linux 2 AMI": ({"infra_ami_id": amazon_linux_2_image}, [], "Amazon Linux 2"),
     "no Airflow hosts": ({"infra_instance_count": 0}, [], "infra_instance_count"),
     "an instance group with an unknown component": (
@@ -112,6 +133,9 @@ def main():
         results = list(pool.map(lambda item: run(project, outputs, item[0], *item[1]), CASES.items()))
     for name, ok, detail in results:
         print("%s %-36s %s" % ("ok  " if ok else "FAIL", name, detail))
+    # the group plain_redis_cluster() made stands for one that existed before: it goes, so nothing else is left
+    boto3.client("elasticache", region_name="cn-north-1").delete_replication_group(
+        ReplicationGroupId="%s-redis" % PLAIN_REDIS_CLUSTER)
     if os.path.exists(os.path.join(outputs, "badinput.yml")):
         print("FAIL an outputs file was written")
         return 1

@@ -62,6 +62,9 @@ REQUIRED_DEFAULTS = {
     "infra_glue_scripts_bucket": "",
     "infra_vpc_flow_logs_destination_arn": "",
     "infra_redis_transit_encryption": True,
+    "infra_redis_transit_encryption_mode": "required",
+    "infra_redis_auto_minor_version_upgrade": True,
+    "infra_efs_automatic_backups": True,
     "infra_rds_engine_version": "16",
     "infra_rds_deletion_protection": True,
 }
@@ -188,6 +191,12 @@ def present(args):
     efs = boto3.client("efs", region_name=region)
     filesystems = efs.describe_file_systems(FileSystemId=out["efs_id"])["FileSystems"]
     check(filesystems and filesystems[0]["Encrypted"], "EFS not encrypted")
+    try:
+        backups = efs.describe_backup_policy(FileSystemId=out["efs_id"])["BackupPolicy"]["Status"]
+    except efs.exceptions.PolicyNotFound:
+        backups = "DISABLED"  # never had a backup policy: automatic backups are off
+    wanted = ("ENABLED", "ENABLING") if settings["infra_efs_automatic_backups"] else ("DISABLED", "DISABLING")
+    check(backups in wanted, "EFS automatic backups %s (EFS.2), expected %s" % (backups, wanted[0]))
     targets = efs.describe_mount_targets(FileSystemId=out["efs_id"])["MountTargets"]
     check(sorted(t["SubnetId"] for t in targets) == sorted(out["private_subnet_ids"]), "EFS mount targets %s" % [t["SubnetId"] for t in targets])
     for target in targets:
@@ -222,6 +231,11 @@ def present(args):
     check(group["AtRestEncryptionEnabled"], "Redis not encrypted at rest (ElastiCache.4)")
     check(bool(group["TransitEncryptionEnabled"]) is tls and bool(group.get("AuthTokenEnabled")) is tls, "Redis TLS/AUTH (ElastiCache.5/6)")
     check(group.get("SnapshotRetentionLimit", 0) > 0, "Redis automatic backups off (ElastiCache.1): %s" % group.get("SnapshotRetentionLimit"))
+    check(group.get("AutoMinorVersionUpgrade") is settings["infra_redis_auto_minor_version_upgrade"],
+          "Redis automatic minor version upgrades %s (ElastiCache.2)" % group.get("AutoMinorVersionUpgrade"))
+    if tls:
+        check(group.get("TransitEncryptionMode") == settings["infra_redis_transit_encryption_mode"],
+              "Redis TLS mode %s" % group.get("TransitEncryptionMode"))
     check(group["ClusterEnabled"] is False, "Redis cluster mode enabled")
     members = group["NodeGroups"][0]["NodeGroupMembers"]
     check(len(group["MemberClusters"]) == 2 and len({m["PreferredAvailabilityZone"] for m in members}) == 2, "Redis not two nodes in two AZs")

@@ -413,19 +413,20 @@ def phases(result):
 
 
 def health_proof(result, hosts):
-    """The health checks a run passed on each Airflow host: asserts of roles/airflow/tasks/health.yml that ran and
-    passed, and the load balancer's /health."""
+    """Which Airflow hosts passed the health check of roles/airflow/tasks/health.yml in a run (its asserts all ran
+    and passed there: units active and steady, the health endpoint, the scheduler's heartbeat), and whether the load
+    balancer's health endpoint answered healthy (playbooks/verify.yml)."""
     timeline = result.get("timeline") or {"tasks": []}
-    per_host = {h: 0 for h in hosts}
+    passed = {h: None for h in hosts}
     load_balancer = False
     for task in timeline["tasks"]:
         if "roles/airflow/tasks/health" in task["path"] and task["action"] in ("ansible.builtin.assert", "assert"):
-            for host, res in task["hosts"].items():
-                if host in per_host and res["status"] == "ok":
-                    per_host[host] += 1
+            for host in passed:
+                status = task["hosts"].get(host, {}).get("status")
+                passed[host] = (passed[host] is not False) and status == "ok"
         if "playbooks/verify.yml" in task["path"] and task["action"] in ("ansible.builtin.uri", "uri"):
             load_balancer = any(r["status"] == "ok" for r in task["hosts"].values())
-    return per_host, load_balancer
+    return {h: bool(p) for h, p in passed.items()}, load_balancer
 
 
 # Actions that run on the controller, without a round trip to the host.
@@ -627,9 +628,13 @@ class Report:
         self.row(rows, "controller CPU per host, fresh, two hosts", "cpu-fresh2", unit="s", digits=1)
         self.row(rows, "controller CPU per host, fresh, four hosts", "cpu-fresh4", "ratio-cpu-fresh", "two hosts",
                  "0.90–1.10x", unit="s", digits=1)
+        self.row(rows, "controller CPU per host added (four hosts' total − two hosts', ÷ 2), fresh", "cpu-fresh-marginal",
+                 "ratio-cpu-fresh-marginal", "two hosts' per host", unit="s", digits=1)
         self.row(rows, "controller CPU per host, no-op, two hosts", "cpu-noop2", unit="s", digits=1)
         self.row(rows, "controller CPU per host, no-op, four hosts", "cpu-noop4", "ratio-cpu-noop", "two hosts",
                  "0.90–1.10x", unit="s", digits=1)
+        self.row(rows, "controller CPU per host added (four hosts' total − two hosts', ÷ 2), no-op", "cpu-noop-marginal",
+                 "ratio-cpu-noop-marginal", "two hosts' per host", unit="s", digits=1)
         self.row(rows, "wall: fresh site.yml, four hosts (wheelhouse)", "fresh4", "ratio-fresh4", "two hosts")
         self.row(rows, "wall: no-op site.yml, four hosts", "noop4")
         self.row(rows, "provision against moto, first run", "prov-first")
@@ -664,7 +669,8 @@ class Report:
                 out += ["| %.1f | %s | %s |" % (wall, name.replace("|", "\\|"), where) for wall, name, where in top]
         proofs = self.get("noop-health")
         if proofs:
-            out += ["", "Health proven by each no-op: " + "; ".join(proofs)]
+            out += ["", "The health check (roles/airflow/tasks/health.yml: units active and steady, the health endpoint, "
+                    "the scheduler's heartbeat) in each no-op: " + " — ".join(proofs)]
         out += self.extra_sections
         if self.notes:
             out += [""] + self.notes
@@ -749,8 +755,9 @@ def main():
                     report.add("ratio-fresh-" + mode, fresh["wall"] / bare[-1])
                 report.keep("fresh2-" + mode, fresh)
                 report.keep("noop2-" + mode, noop)
-                report.add("noop-health", "%s #%d: %s, load balancer %s" % (
-                    mode, sample, ", ".join("%s %d checks" % hc for hc in sorted(per_host.items())),
+                report.add("noop-health", "%s #%d: %s; load balancer %s" % (
+                    mode, sample, ", ".join("%s %s" % (h, "passed" if ok else "NOT CHECKED")
+                                            for h, ok in sorted(per_host.items())),
                     "healthy" if lb else "NOT CHECKED"))
             else:
                 report.add("fresh%d" % hosts, fresh["wall"])
@@ -794,6 +801,10 @@ def main():
         for kind in ("fresh", "noop"):
             for two, four in zip(report.get("cpu-%s2" % kind), report.get("cpu-%s4" % kind)):
                 report.add("ratio-cpu-" + kind, four / two)
+                # Per host of the two extra hosts: what a host adds, without the run's fixed cost.
+                marginal = (four * 4 - two * 2) / 2
+                report.add("cpu-%s-marginal" % kind, marginal)
+                report.add("ratio-cpu-%s-marginal" % kind, marginal / two)
         for two, four in zip(report.get("fresh2-wheelhouse"), report.get("fresh4")):
             report.add("ratio-fresh4", four / two)
         if "faults" in steps and os.path.exists(FAULTS):

@@ -55,6 +55,11 @@ start=$(date +%s)
 # pip wheel runs under the target interpreter so the wheels carry its tags (cp37, manylinux).
 "$tmp/venv/bin/pip" wheel --quiet --disable-pip-version-check --cache-dir "$top/.cache/pip" \
   --wheel-dir "$tmp/wheels" -c "$constraints" "apache-airflow[$extras]==$version" >&2
+# Every pin of the constraints file too, also those this interpreter does not install (a marker such as
+# python_full_version < "3.11.3": async-timeout for Debian 12's 3.11.2 when the wheels are built on 3.11.7).
+grep -E '^[A-Za-z0-9._-]+==' "$constraints" > "$tmp/pins.txt"
+"$tmp/venv/bin/pip" wheel --quiet --disable-pip-version-check --cache-dir "$top/.cache/pip" --no-deps \
+  --wheel-dir "$tmp/wheels" -r "$tmp/pins.txt" >&2
 # The install must be possible from the wheelhouse alone: prove it before publishing.
 "$tmp/venv/bin/pip" install --quiet --disable-pip-version-check --no-index --find-links "$tmp/wheels" \
   -c "$constraints" "apache-airflow[$extras]==$version" >&2

@@ -207,6 +207,7 @@ def test_v2_keeps_its_layout(rendered):
     assert cfg.get("webserver", "web_server_port") == "8080"
     assert cfg.has_option("core", "sql_alchemy_conn") and not cfg.has_section("database")
     assert not cfg.has_section("api_auth") and not cfg.has_option("core", "execution_api_server_url")
+    assert not cfg.has_section("workers")
     assert not cfg.has_option("core", "auth_manager")
 
 
@@ -241,6 +242,7 @@ def test_v3_values_where_airflow_3_reads_them(rendered):
     assert cfg.get("core", "auth_manager") == "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
     assert not cfg.has_option("logging", "dag_processor_manager_log_location")  # config_removed
     assert cfg.getint("api", "workers") == 2  # airflow_config_overrides, as written
+    assert cfg.getint("workers", "execution_api_timeout") == 30
     assert cfg.getint("celery_broker_transport_options", "visibility_timeout") == 21600
 
 

@@ -51,16 +51,21 @@ def _instance(region):
 
 
 @pytest.mark.parametrize("region", REGIONS)
-def test_instance_is_pending_then_running(region):
+def test_instance_is_pending_then_running(region, monkeypatch):
+    booted = []
+    monkeypatch.setattr(moto_server, "instance_booted", lambda instance: bool(booted))
     ec2, _vpc, instance = _instance(region)
     assert instance["State"]["Name"] == "pending"
-    time.sleep(0.4)
+    booted.append(True)
     described = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
     assert described["State"]["Name"] == "running"
 
 
 @pytest.mark.parametrize("region", REGIONS)
-def test_register_targets_refuses_a_pending_instance(region):
+def test_register_targets_refuses_a_pending_instance(region, monkeypatch):
+    # The boot is held until the test lets it finish: on a busy machine 0.3 s pass before the first call.
+    booted = []
+    monkeypatch.setattr(moto_server, "instance_booted", lambda instance: bool(booted))
     ec2, vpc, instance = _instance(region)
     elb = boto3.client("elbv2", region_name=region)
     group = elb.create_target_group(Name="web", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="instance")
@@ -68,7 +73,7 @@ def test_register_targets_refuses_a_pending_instance(region):
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance["InstanceId"], "Port": 8080}])
     assert "InvalidTarget" in _error(excinfo)[0] or "not in a running state" in _error(excinfo)[1]
-    time.sleep(0.4)
+    booted.append(True)
     elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance["InstanceId"], "Port": 8080}])
 
 

@@ -7,7 +7,6 @@ Importing moto_server applies its patches to the moto package for the whole test
 import importlib.util
 import json
 import os
-import time
 
 import boto3
 import botocore.exceptions

@@ -111,6 +111,11 @@ CASES = [
     ("webserver-secret-short", {"airflow_webserver_secret_key": "short"}, "32 characters or more"),
     ("webserver-secret-31", {"airflow_webserver_secret_key": "s" * 31}, "airflow_webserver_secret_key needs 32"),
     ("visibility-timeout-zero", {"airflow_celery_visibility_timeout": 0}, "airflow_celery_visibility_timeout is 0"),
+    ("zombie-threshold-under-three-heartbeats", {"airflow_zombie_task_threshold": 10},
+     "airflow_zombie_task_threshold (10) at least three heartbeats long"),
+    ("lb-target-id-missing", {"airflow_lb_target_group_arn":
+                              "arn:aws-cn:elasticloadbalancing:cn-north-1:123456789012:targetgroup/airflow-webserver/1",
+                              "airflow_lb_target_id": ""}, "airflow_lb_target_id '' is not an EC2 instance id"),
     ("aws-region-malformed", {"airflow_aws_region": "China North"}, "airflow_aws_region is 'China North'"),
     ("requires-mounts-relative", {"airflow_requires_mounts": ["airflow"]}, "airflow_requires_mounts is"),
     ("webserver-port-out-of-range", {"airflow_webserver_port": 70000}, "airflow_webserver_port must be 1-65535"),

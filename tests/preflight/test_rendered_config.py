@@ -62,6 +62,7 @@ RENDER = """{%% set units = {} %%}
 {%% endfor %%}
 {{ {'airflow.cfg': lookup('ansible.builtin.template', '%(t)s/airflow.cfg.j2'),
     'airflow.env': lookup('ansible.builtin.template', '%(t)s/airflow.env.j2'),
+    'resume': lookup('ansible.builtin.template', '%(t)s/airflow-resume.service.j2'),
     'units': units} | to_json }}"""
 
 
@@ -169,8 +170,8 @@ def _unit(rendered, case, component):
 def test_visibility_timeout_for_both_broker_schemes(rendered, case, scheme):
     cfg = _cfg(rendered, case)
     assert cfg.get("celery", "broker_url").startswith(scheme)
-    # Airflow 2.0.2 sets its own 21600 s only for redis:// and sqs:// URLs: rediss:// needs it spelled out.
-    assert cfg.getint("celery_broker_transport_options", "visibility_timeout") == 21600
+    # Airflow 2.0.2 sets its own 21600 s only for redis:// and sqs:// URLs: the role's value is written for both.
+    assert cfg.getint("celery_broker_transport_options", "visibility_timeout") == 300
 
 
 def test_visibility_timeout_is_the_role_variable(rendered):
@@ -201,6 +202,36 @@ def test_mount_unit_names_are_escaped_as_systemd_does(rendered):
     assert unit.get("Unit", "BindsTo") == "mnt-efs\\x2dairflow.mount"  # systemd-escape --path --suffix=mount
 
 
+def test_lost_tasks_noticed_in_about_a_minute(rendered):
+    """The scheduler settings that bound how long a lost task waits (issue 11), as 2.0.2 reads them."""
+    cfg = _cfg(rendered, "redis")
+    assert cfg.getint("scheduler", "scheduler_zombie_task_threshold") == 60
+    assert cfg.getint("scheduler", "job_heartbeat_sec") == 5
+    assert cfg.getint("scheduler", "scheduler_health_check_threshold") == 30
+    assert cfg.getint("scheduler", "orphaned_tasks_check_interval") == 60
+    assert cfg.getint("scheduler", "scheduler_zombie_task_threshold") >= 6 * cfg.getint("scheduler", "job_heartbeat_sec")
+
+
+def test_v3_reads_the_heartbeat_timeout_under_its_own_name(rendered):
+    assert _cfg(rendered, "v3").getint("scheduler", "task_instance_heartbeat_timeout") == 60
+
+
+@pytest.mark.parametrize("case,mount,components", [
+    ("redis", "airflow.mount", ["webserver", "scheduler", "worker"]),
+    ("other-mount", "mnt-efs\\x2dairflow.mount", ["webserver", "scheduler", "worker"]),
+    ("v3", "airflow.mount", ["api-server", "scheduler", "dag-processor", "triggerer", "worker"]),
+])
+def test_resume_unit_starts_every_component_when_the_mount_comes_back(rendered, case, mount, components):
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str
+    unit.read_string(_files(rendered, case)["resume"])
+    assert unit.get("Install", "WantedBy") == mount
+    assert unit.get("Unit", "After") == mount
+    assert unit.get("Service", "Type") == "oneshot"
+    assert unit.get("Service", "ExecStart") == "systemctl --no-block start " + " ".join(
+        "airflow-%s.service" % c for c in components)
+
+
 def test_v2_keeps_its_layout(rendered):
     cfg = _cfg(rendered, "redis")
     assert cfg.get("webserver", "secret_key") == "x" * 40
@@ -221,6 +252,7 @@ def test_v2_keeps_its_layout(rendered):
     ("scheduler.dag_dir_list_interval", "dag_processor.refresh_interval"),
     ("scheduler.child_process_log_directory", "logging.dag_processor_child_process_log_directory"),
     ("core.sql_alchemy_conn", "database.sql_alchemy_conn"),
+    ("scheduler.scheduler_zombie_task_threshold", "scheduler.task_instance_heartbeat_timeout"),
 ])
 def test_v3_keys_moved(rendered, old, new):
     cfg = _cfg(rendered, "v3")
@@ -243,7 +275,7 @@ def test_v3_values_where_airflow_3_reads_them(rendered):
     assert not cfg.has_option("logging", "dag_processor_manager_log_location")  # config_removed
     assert cfg.getint("api", "workers") == 2  # airflow_config_overrides, as written
     assert cfg.getint("workers", "execution_api_timeout") == 30
-    assert cfg.getint("celery_broker_transport_options", "visibility_timeout") == 21600
+    assert cfg.getint("celery_broker_transport_options", "visibility_timeout") == 300
 
 
 @pytest.mark.parametrize("case,url", [

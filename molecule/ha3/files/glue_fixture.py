@@ -21,9 +21,9 @@ EC2_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
-def clients(endpoint, region):
-    kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="molecule", aws_secret_access_key="molecule")
-    return boto3.client("iam", **kw), boto3.client("s3", **kw), boto3.client("glue", **kw)
+def client(service, endpoint, region):
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, aws_access_key_id="molecule",
+                        aws_secret_access_key="molecule")
 
 
 def ensure_role(iam, name, trust):
@@ -44,7 +44,7 @@ def refused(glue, role):
 
 
 def setup(endpoint, region):
-    iam, s3, glue = clients(endpoint, region)
+    iam, s3, glue = (client(name, endpoint, region) for name in ("iam", "s3", "glue"))
     arn = ensure_role(iam, ROLE, GLUE_TRUST)
     ensure_role(iam, "ha-airflow-ec2", EC2_TRUST)
     if BUCKET not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
@@ -56,7 +56,7 @@ def setup(endpoint, region):
 
 
 def runs(endpoint, region):
-    _, _, glue = clients(endpoint, region)
+    glue = client("glue", endpoint, region)
     try:
         found = glue.get_job_runs(JobName=JOB)["JobRuns"]
     except ClientError:

@@ -11,6 +11,8 @@ of any, so a machine that slows down part way slows every step alike.
              empty (a fresh host) and the Python 3.7 archive already unpacked (not timed)
   converge   site.yml on two fresh hosts (stand-ins for RDS, ElastiCache and the ALB prepared first, not timed),
              then again (the no-op): wall time, changed count, controller CPU, a timeline per task
+  one        the same on one host, wheelhouse source: the converge against the bare install on equal terms (with two
+             hosts, two pip installs share this machine's cores; on EC2 each host has its own)
   four       the same on four hosts, wheelhouse source: controller CPU per host against two hosts
   provision  playbooks/provision.yml against moto (cn-north-1, the infra role's defaults): first run, re-run
   failover   power off airflow1 of the last two-host cluster, trigger a DAG run through airflow2
@@ -26,7 +28,7 @@ ControlPersist masters), read from a cgroup of its own per run; the masters of a
 its own connections. The machines' own CPU (pip, Airflow) is not in it.
 
 usage: tools/bench/bench.py [--runs N | --quick] [--modes wheelhouse,index]
-                            [--steps bare,converge,four,provision,failover,faults] [--out FILE] [--docs FILE]
+                            [--steps bare,converge,one,four,provision,failover,faults] [--out FILE] [--docs FILE]
   --docs FILE   also add the table to FILE (default docs/bench.md for a full run; a --quick run writes only --out)
   --no-docs     never touch docs/bench.md
 """
@@ -67,7 +69,7 @@ CGROUP_ROOT = "/sys/fs/cgroup/unified"
 # moto (tools/twin) and faults.py run on the controller's venv, whose moto the twin is written for.
 VENV_PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
 MODES = ("wheelhouse", "index")
-STEPS = ("bare", "converge", "four", "provision", "failover", "faults")
+STEPS = ("bare", "converge", "one", "four", "provision", "failover", "faults")
 ENV = dict(os.environ, PATH=os.path.join(ROOT, ".venv", "bin") + os.pathsep + os.environ["PATH"],
            ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
 # The controller's own pip settings (find-links, extra indexes) must not leak into anything measured.
@@ -628,6 +630,9 @@ class Report:
             self.row(rows, "%s — no-op site.yml, two hosts (changed=%s)" % (
                 mode, ",".join(str(c) for c in sorted(set(changed))) if changed else "?"),
                 "noop2-" + mode, "ratio-noop-" + mode, "fresh", "≤ 0.10x")
+        self.row(rows, "wheelhouse — fresh site.yml, **one** host (no other host's pip on the same cores)", "fresh1",
+                 "ratio-fresh1", "bare")
+        self.row(rows, "wheelhouse — no-op site.yml, one host", "noop1", "ratio-noop1", "fresh")
         self.row(rows, "controller CPU per host, fresh, two hosts", "cpu-fresh2", unit="s", digits=1)
         self.row(rows, "controller CPU per host, fresh, four hosts", "cpu-fresh4", "ratio-cpu-fresh", "two hosts",
                  "0.90–1.10x", unit="s", digits=1)
@@ -765,6 +770,10 @@ def main():
             else:
                 report.add("fresh%d" % hosts, fresh["wall"])
                 report.add("noop%d" % hosts, noop["wall"])
+                bare = report.get("bare-" + mode)
+                if hosts == 1 and len(bare) == sample:
+                    report.add("ratio-fresh1", fresh["wall"] / bare[-1])
+                    report.add("ratio-noop1", noop["wall"] / fresh["wall"])
             if mode == "wheelhouse":
                 report.add("cpu-fresh%d" % hosts, fresh["cpu"] / hosts)
                 report.add("cpu-noop%d" % hosts, noop["cpu"] / hosts)
@@ -789,6 +798,8 @@ def main():
                 if "converge" in steps:
                     attempt("converge %s #%d" % (mode, sample),
                             lambda: converge("bench2", 2, mode, sample, sample == runs))
+            if "one" in steps:
+                attempt("one host #%d" % sample, lambda: converge("bench1", 1, "wheelhouse", sample, False))
             if "four" in steps:
                 attempt("four hosts #%d" % sample, lambda: converge("bench4", 4, "wheelhouse", sample, False))
             if "provision" in steps:
@@ -828,8 +839,9 @@ def main():
                                                               "" if runs == 1 else "s", minutes),
               "",
               "Machine: %s. Load average at the start %.1f; %s." % (machine(), load_start[0], sampler.summary()),
-              "Airflow %s on Python %s (the archive of tools/python-archive/build), Debian 12 test-bed hosts." % (
-                  AIRFLOW_VERSION, PYTHON_VERSION)]
+              "Airflow %s on Python %s (the archive of tools/python-archive/build), Debian 12 test-bed hosts. "
+              "Steps: %s; package sources: %s." % (AIRFLOW_VERSION, PYTHON_VERSION,
+                                                    ", ".join(s for s in STEPS if s in steps), ", ".join(modes))]
     busy = sampler.others and statistics.mean(sampler.others) > 0.5
     if busy or load_start[0] > 3:
         header.append("**The machine was busy with other work during this run: the figures are slower than on a "

@@ -840,8 +840,8 @@ def main():
               "",
               "Machine: %s. Load average at the start %.1f; %s." % (machine(), load_start[0], sampler.summary()),
               "Airflow %s on Python %s (the archive of tools/python-archive/build), Debian 12 test-bed hosts. "
-              "Steps: %s; package sources: %s." % (AIRFLOW_VERSION, PYTHON_VERSION,
-                                                    ", ".join(s for s in STEPS if s in steps), ", ".join(modes))]
+              "Steps: %s; package sources: %s." % (AIRFLOW_VERSION, PYTHON_VERSION, ", ".join(
+                  step for step in STEPS if step in steps), ", ".join(modes))]
     busy = sampler.others and statistics.mean(sampler.others) > 0.5
     if busy or load_start[0] > 3:
         header.append("**The machine was busy with other work during this run: the figures are slower than on a "

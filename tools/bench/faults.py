@@ -88,7 +88,7 @@ def log(msg):
 
 def run(argv, check=True, **kw):
     proc = subprocess.run(argv, cwd=ROOT, env=ENV, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, **kw)
+                          stderr=subprocess.PIPE, text=True, check=False, **kw)
     if check and proc.returncode != 0:
         raise BenchError("%s failed: %s" % (" ".join(argv[:4]), (proc.stderr.strip().splitlines() or ["?"])[-1]))
     return proc
@@ -120,7 +120,7 @@ class Cluster:
         status = json.loads(run([TWIN, "status", self.name]).stdout)
         world = status.get("world", {})
         self.alb_address = world.get("alb_host")
-        self.hosts = {iid: m for iid, m in world.get("instances", {}).items()}
+        self.hosts = dict(world.get("instances", {}))
         self.fqdn = {"ip-" + m["address"].replace(".", "-"): iid for iid, m in self.hosts.items()}
 
     def ssh(self, iid, command, stdin=None, timeout=120, check=True):
@@ -129,7 +129,7 @@ class Cluster:
                 "ec2-user@" + self.hosts[iid]["address"], command]
         try:
             proc = subprocess.run(argv, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  timeout=timeout)
+                                  timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             raise BenchError("ssh %s timed out: %s" % (iid, command[:80])) from None
         if check and proc.returncode != 0:
@@ -222,7 +222,8 @@ def host_loss(cluster, n, prefix):
     run_id = "%s-host-loss-%d" % (prefix, n)
     cluster.trigger(live, "bench_fault", run_id)
     row = cluster.wait("the task of %s running" % run_id,
-                       lambda: (lambda r: r if r.get("state") == "running" else None)(cluster.run_row(live, run_id)), 180)
+                       lambda: _when(cluster.run_row(live, run_id), lambda r: r.get("state") == "running", lambda r: r),
+                       180)
     victim = cluster.fqdn[row["hostname"]]
     survivor = [i for i in cluster.schedulers() if i != victim][0]
     lb_result = {}
@@ -233,11 +234,12 @@ def host_loss(cluster, n, prefix):
     watcher.start()
     log("%s: powered off %s (%s)" % (run_id, cluster.hosts[victim]["name"], victim))
     try:
-        retry = cluster.wait("a retry of %s running" % run_id, lambda: (lambda r: time.monotonic() if (
-            r.get("state") == "running" and r.get("try_number", 1) > 1) or r.get("run_state") == "success" else None)(
-                cluster.run_row(survivor, run_id)), 600, every=1)
-        done = cluster.wait("%s ending" % run_id, lambda: (lambda r: (time.monotonic(), r) if r.get("run_state") in (
-            "success", "failed") else None)(cluster.run_row(survivor, run_id)), 600, every=1)
+        retry = cluster.wait("a retry of %s running" % run_id, lambda: _when(
+            cluster.run_row(survivor, run_id),
+            lambda r: (r.get("state") == "running" and r.get("try_number", 1) > 1) or r.get("run_state") == "success",
+            lambda r: time.monotonic()), 600, every=1)
+        done = cluster.wait("%s ending" % run_id, lambda: _when(
+            cluster.run_row(survivor, run_id), _ended, lambda r: (time.monotonic(), r)), 600, every=1)
         watcher.join()
     finally:
         stop.set()
@@ -260,8 +262,8 @@ def failover(cluster, service, n, prefix):
     run([TWIN, "failover", cluster.name, service])
     # The database may be failing over: trigger until the run exists.
     cluster.wait("triggering %s" % run_id, lambda: _trigger_once(cluster, host, run_id), 180, every=1)
-    end = cluster.wait("%s ending" % run_id, lambda: (lambda r: (time.monotonic(), r) if r.get("run_state") in (
-        "success", "failed") else None)(_row_or_empty(cluster, host, run_id)), 600, every=1)
+    end = cluster.wait("%s ending" % run_id, lambda: _when(
+        _row_or_empty(cluster, host, run_id), _ended, lambda r: (time.monotonic(), r)), 600, every=1)
     if end[1].get("run_state") != "success":
         raise BenchError("%s ended %s" % (run_id, end[1]))
     # Every host healthy before the next sample (their schedulers and workers reconnected).
@@ -276,6 +278,15 @@ def _trigger_once(cluster, host, run_id):
         return True
     except BenchError as exc:
         return "already exists" in str(exc)
+
+
+def _when(row, test, result):
+    """result(row) once test(row) holds, else None (what Cluster.wait polls for)."""
+    return result(row) if test(row) else None
+
+
+def _ended(row):
+    return row.get("run_state") in ("success", "failed")
 
 
 def _row_or_empty(cluster, host, run_id):
@@ -302,7 +313,7 @@ def bring_up(name):
     twin_env = run([TWIN, "env", name]).stdout
     for line in twin_env.splitlines():
         if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
+            key, value = line[len("export "):].split("=", 1) if "=" in line else (line[len("export "):], "")
             ENV[key] = shlex.split(value)[0] if value else ""
     proc = subprocess.run(["ansible-playbook", "-i", os.path.join(STATE_ROOT, name, "inventory"), "site.yml"],
                           cwd=ROOT, env=ENV, stdout=sys.stderr, stderr=subprocess.STDOUT, check=False)
@@ -331,8 +342,8 @@ def table(figures, failures, runs):
             out.append("| %s | - | - | - | 0 |" % label)
             continue
         fmt = "%.0f" if unit == "" else "%.1f " + unit
-        out.append("| %s | %s | %s | %s | %d |" % (label, fmt % fig["median"], fmt % fig["min"], fmt % fig["max"],
-                                                    fig["n"]))
+        cells = (label, fmt % fig["median"], fmt % fig["min"], fmt % fig["max"], fig["n"])
+        out.append("| %s | %s | %s | %s | %d |" % cells)
     out += ["", "Twin: moto + booted test-bed machines; failovers take seconds here, not the 60-120 s of RDS or the "
             "tens of seconds of ElastiCache. Samples asked: %d of each." % runs]
     out += ["", "Not taken: " + "; ".join(failures)] if failures else []
@@ -361,7 +372,7 @@ def main():
             bring_up(args.twin)
         for line in run([TWIN, "env", args.twin]).stdout.splitlines():
             if line.startswith("export "):
-                key, _, value = line[len("export "):].partition("=")
+                key, value = line[len("export "):].split("=", 1) if "=" in line else (line[len("export "):], "")
                 ENV[key] = shlex.split(value)[0] if value else ""
         cluster = Cluster(args.twin)
         dags = os.path.join(cluster.sdir, "efs", "dags")
@@ -381,8 +392,8 @@ def main():
                 try:
                     sample = func()
                     samples[key].append(sample)
-                    log("%s #%d: %s" % (key, n, json.dumps({k: round(v, 1) if isinstance(v, float) else v
-                                                              for k, v in sample.items()})))
+                    rounded = {k: round(v, 1) if isinstance(v, float) else v for k, v in sample.items()}
+                    log("%s #%d: %s" % (key, n, json.dumps(rounded)))
                 except BenchError as exc:
                     failures.append("%s #%d: %s" % (key, n, exc))
                     log("%s #%d failed: %s" % (key, n, exc))

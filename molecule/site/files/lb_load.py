@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Load through the load balancer while something else runs (the site scenario's rolling-change test).
 
 Until the stop file appears (or --max-seconds pass): GET /health through the load balancer every --poll-every

@@ -59,9 +59,12 @@ molecule: venv ## one Molecule scenario (SCENARIO=name), or all of them
 	  for s in $(SCENARIO); do echo "=== molecule test -s $$s"; molecule test -s $$s; done; \
 	else \
 	  mkdir -p build; echo "=== molecule test -s aws (in the background, log build/molecule-aws.log)"; \
-	  (molecule test -s aws > build/molecule-aws.log 2>&1; echo $$? > build/molecule-aws.rc) & \
-	  rc=0; for s in $(filter-out aws,$(SCENARIOS)); do echo "=== molecule test -s $$s"; \
-	    molecule test -s $$s || { rc=$$?; break; }; done; \
+	  (t0=$$(date +%s); molecule test -s aws > build/molecule-aws.log 2>&1; echo $$? > build/molecule-aws.rc; \
+	   echo "=== molecule test -s aws: rc=$$(cat build/molecule-aws.rc) in $$(( $$(date +%s) - t0 )) s" \
+	     >> build/molecule-aws.log) & \
+	  rc=0; for s in $(filter-out aws,$(SCENARIOS)); do echo "=== molecule test -s $$s"; t0=$$(date +%s); \
+	    molecule test -s $$s || rc=$$?; echo "=== molecule test -s $$s: rc=$$rc in $$(( $$(date +%s) - t0 )) s"; \
+	    [ "$$rc" = 0 ] || break; done; \
 	  wait; echo "=== molecule test -s aws"; tail -n 60 build/molecule-aws.log; \
 	  aws_rc=$$(cat build/molecule-aws.rc); [ "$$rc" = 0 ] && [ "$$aws_rc" = 0 ]; \
 	fi

@@ -108,8 +108,10 @@ CASES = [
     ("component-unknown", {"airflow_components": ["webserver", "triggerer"]}, "airflow_components is"),
     ("components-empty", {"airflow_components": []}, "list one or more of"),
     ("worker-without-celery", {"airflow_executor": "LocalExecutor"}, "which need airflow_executor CeleryExecutor"),
-    ("webserver-secret-short", {"airflow_webserver_secret_key": "short"}, "32 characters or more"),
+    ("webserver-secret-short", {"airflow_webserver_secret_key": "Xq7secretZ"}, "32 characters or more"),
     ("webserver-secret-31", {"airflow_webserver_secret_key": "s" * 31}, "airflow_webserver_secret_key needs 32"),
+    ("jwt-secret-31", {"airflow_jwt_secret": "j" * 31}, "airflow_jwt_secret needs 32"),
+    ("admin-password-7", {"airflow_admin_password": "p" * 7}, "airflow_admin_password needs 8"),
     ("visibility-timeout-zero", {"airflow_celery_visibility_timeout": 0}, "airflow_celery_visibility_timeout is 0"),
     ("zombie-threshold-under-three-heartbeats", {"airflow_zombie_task_threshold": 10},
      "airflow_zombie_task_threshold (10) at least three heartbeats long"),
@@ -236,3 +238,19 @@ def test_no_case_changed_the_host(bed, results):
     after = results["after"]
     assert after.returncode == 0 and "untouched" in after.stdout, after.stdout + after.stderr
     assert after.stdout.split("untouched")[0].strip() == bed["sums"].strip()
+
+
+SECRET_VARS = ("airflow_webserver_secret_key", "airflow_jwt_secret", "airflow_admin_password", "airflow_fernet_key",
+               "airflow_db_password")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if set(c[1]) & set(SECRET_VARS)],
+                         ids=[c[0] for c in CASES if set(c[1]) & set(SECRET_VARS)])
+def test_rejected_secret_never_printed(results, case):
+    name, values, _hint = case
+    proc = results["runs"][name]
+    for var in SECRET_VARS:
+        value = str(values.get(var, ""))
+        # Each part of a rotation list too (fernet keys are given as "new,old").
+        for part in [p for p in value.split(",") if len(p) >= 5]:
+            assert part not in proc.stdout + proc.stderr, "%s printed the value of %s" % (name, var)

@@ -76,6 +76,56 @@ def test_register_targets_refuses_a_pending_instance(region, monkeypatch):
     elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance["InstanceId"], "Port": 8080}])
 
 
+def _registered_target(region, monkeypatch, delay="30"):
+    monkeypatch.setattr(moto_server, "instance_booted", lambda instance: True)
+    _ec2, vpc, instance = _instance(region)
+    elb = boto3.client("elbv2", region_name=region)
+    arn = elb.create_target_group(Name="web", Protocol="HTTP", Port=8080, VpcId=vpc,
+                                  TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": delay}])
+    target = {"Id": instance["InstanceId"], "Port": 8080}
+    elb.register_targets(TargetGroupArn=arn, Targets=[target])
+    return elb, arn, target
+
+
+def _state(elb, arn, target):
+    return elb.describe_target_health(TargetGroupArn=arn, Targets=[target])["TargetHealthDescriptions"][0][
+        "TargetHealth"]["State"]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_deregistered_target_drains_for_the_delay(region, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(moto_server.time, "monotonic", lambda: clock[0])
+    elb, arn, target = _registered_target(region, monkeypatch, delay="30")
+    elb.deregister_targets(TargetGroupArn=arn, Targets=[target])
+    assert _state(elb, arn, target) == "draining"
+    clock[0] += 29
+    assert _state(elb, arn, target) == "draining"
+    clock[0] += 2
+    assert _state(elb, arn, target) == "unused"
+    # Registered again while draining: no longer draining.
+    elb.register_targets(TargetGroupArn=arn, Targets=[target])
+    elb.deregister_targets(TargetGroupArn=arn, Targets=[target])
+    elb.register_targets(TargetGroupArn=arn, Targets=[target])
+    assert _state(elb, arn, target) == "healthy"  # no stand-in checks this group: moto's answer
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_target_health_follows_the_stand_ins_checks(region, monkeypatch):
+    elb, arn, target = _registered_target(region, monkeypatch)
+    from moto.elbv2.models import elbv2_backends
+    group = next(g for b in elbv2_backends.values() for r in b.values() for g in r.target_groups.values()
+                 if g.arn == arn)
+    group._twin_checked = {}
+    assert _state(elb, arn, target) == "initial"
+    group._twin_checked[target["Id"]] = "unhealthy"
+    assert _state(elb, arn, target) == "unhealthy"
+    group._twin_checked[target["Id"]] = "healthy"
+    assert _state(elb, arn, target) == "healthy"
+
+
 @pytest.mark.parametrize("region", REGIONS)
 def test_amazon_linux_2023_parameter_names_an_image_of_the_region(region):
     # Gap bridged for China: the public parameter and the image it names exist in cn-north-1 as on AWS.

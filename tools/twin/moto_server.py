@@ -289,6 +289,65 @@ def _delete_load_balancer(self, arn):
 
 elbv2_models.ELBv2Backend.delete_load_balancer = _delete_load_balancer
 
+
+# Rule: a target taken out of a target group is "draining" for the group's deregistration_delay.timeout_seconds (the
+# load balancer sends it no new request and lets the ones it has finish), then "unused"; moto makes it "unused" at
+# once, so a client that waits for "unused" (community.aws.elb_target, the airflow role's rolling restart) would go
+# on while the ALB stand-in may still send it requests.
+_orig_tg_register = elbv2_models.FakeTargetGroup.register
+_orig_tg_deregister = elbv2_models.FakeTargetGroup.deregister
+_orig_tg_health_for = elbv2_models.FakeTargetGroup.health_for
+
+
+def _tg_draining(group):
+    return group.__dict__.setdefault("_twin_draining", {})
+
+
+def _tg_register(self, targets):
+    _orig_tg_register(self, targets)
+    for target in targets:
+        _tg_draining(self).pop(target["Id"], None)
+
+
+def _tg_deregister(self, targets):
+    _orig_tg_deregister(self, targets)
+    delay = int(str(self.attributes.get("deregistration_delay.timeout_seconds", 300)))
+    for target in targets:
+        _tg_draining(self)[target["Id"]] = time.monotonic() + delay
+
+
+def _tg_health_for(self, target, ec2_backend):
+    target_id = target["Id"]
+    port = target.get("Port", self.port)
+    if target_id not in self.targets:
+        until = _tg_draining(self).get(target_id)
+        if until is not None and time.monotonic() < until:
+            return elbv2_models.FakeHealthStatus(target_id, port, self.health_check_port, "draining",
+                                                 "Target.DeregistrationInProgress",
+                                                 "Target deregistration is in progress")
+        _tg_draining(self).pop(target_id, None)
+    status = _orig_tg_health_for(self, target, ec2_backend)
+    # Rule: a registered, running target is "initial" until it passes the load balancer's health checks, then
+    # "healthy" or "unhealthy" by them; moto calls every running target healthy. The twin's watcher reads the ALB
+    # stand-in's checks into _twin_checked (instance id -> healthy/unhealthy); a group no stand-in checks (moto alone,
+    # as in molecule/aws) keeps moto's answer.
+    checked = self.__dict__.get("_twin_checked")
+    if checked is not None and target_id in self.targets and status.status == "healthy":
+        state = checked.get(target_id)
+        if state is None:
+            return elbv2_models.FakeHealthStatus(target_id, port, self.health_check_port, "initial",
+                                                 "Elb.RegistrationInProgress",
+                                                 "Target registration is in progress")
+        if state != "healthy":
+            return elbv2_models.FakeHealthStatus(target_id, port, self.health_check_port, "unhealthy",
+                                                 "Target.FailedHealthChecks", "Health checks failed")
+    return status
+
+
+elbv2_models.FakeTargetGroup.register = _tg_register
+elbv2_models.FakeTargetGroup.deregister = _tg_deregister
+elbv2_models.FakeTargetGroup.health_for = _tg_health_for
+
 # The Elastic Load Balancing account of each region that writes ALB access logs into the customer's bucket.
 ELB_LOG_ACCOUNTS = {"us-east-1": "127311923021", "cn-north-1": "638102146993", "cn-northwest-1": "037604701340"}
 _orig_modify_lb_attributes = elbv2_models.ELBv2Backend.modify_load_balancer_attributes

@@ -291,27 +291,33 @@ def test_v3_units_are_its_components(rendered):
     units = _files(rendered, "v3")["units"]
     assert sorted(units) == sorted(["api-server", "scheduler", "dag-processor", "triggerer", "worker"])
     execs = {c: _unit(rendered, "v3", c).get("Service", "ExecStart") for c in units}
+    pid = " --pid /run/airflow-%s/%s.pid"
     assert execs == {
-        "api-server": "/opt/airflow/venv/bin/airflow api-server --proxy-headers",
-        "scheduler": "/opt/airflow/venv/bin/airflow scheduler",
-        "dag-processor": "/opt/airflow/venv/bin/airflow dag-processor",
-        "triggerer": "/opt/airflow/venv/bin/airflow triggerer",
-        "worker": "/opt/airflow/venv/bin/airflow celery worker",
+        "api-server": "/opt/airflow/venv/bin/airflow api-server --proxy-headers" + pid % ("api-server", "api-server"),
+        "scheduler": "/opt/airflow/venv/bin/airflow scheduler" + pid % ("scheduler", "scheduler"),
+        "dag-processor": "/opt/airflow/venv/bin/airflow dag-processor" + pid % ("dag-processor", "dag-processor"),
+        "triggerer": "/opt/airflow/venv/bin/airflow triggerer" + pid % ("triggerer", "triggerer"),
+        "worker": "/opt/airflow/venv/bin/airflow celery worker" + pid % ("worker", "worker"),
     }
     for component in units:
         unit = _unit(rendered, "v3", component)
+        # The PID file in /run, which a boot empties: a stale one from before a power-off cannot block the start.
+        assert unit.get("Service", "RuntimeDirectory") == "airflow-" + component
         assert unit.get("Unit", "RequiresMountsFor").split() == ["/airflow"]
         assert "3.3.2" in unit.get("Unit", "Description")
     assert _unit(rendered, "v3", "worker").get("Service", "KillMode") == "mixed"
 
 
 def test_v3_proxy_headers_follow_the_proxy_fix(rendered):
-    assert _unit(rendered, "v3-no-proxy", "api-server").get("Service", "ExecStart").endswith("airflow api-server")
+    assert _unit(rendered, "v3-no-proxy", "api-server").get("Service", "ExecStart").endswith(
+        "airflow api-server --pid /run/airflow-api-server/api-server.pid")
     assert _cfg(rendered, "v3-no-proxy").get("fab", "enable_proxy_fix") == "False"
 
 
 def test_v2_webserver_gets_no_proxy_args(rendered):
-    assert _unit(rendered, "redis", "webserver").get("Service", "ExecStart") == "/opt/airflow/venv/bin/airflow webserver"
+    assert _unit(rendered, "redis", "webserver").get("Service", "ExecStart") == \
+        "/opt/airflow/venv/bin/airflow webserver --pid /run/airflow-webserver/webserver.pid"
+    assert _unit(rendered, "redis", "webserver").get("Service", "RuntimeDirectory") == "airflow-webserver"
 
 
 @pytest.mark.parametrize("case", ["v3-generated", "v3-vault"])

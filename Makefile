@@ -53,7 +53,8 @@ preflight: venv ## bad input fails before anything changes: the roles' preflight
 	@pytest -q -p no:cacheprovider tests/preflight tests/twin
 
 # Without SCENARIO: `aws` (moto only, mostly waiting on the API) runs beside the others, which boot machines one
-# scenario at a time; its log is printed when it ends, and either failing fails the target.
+# scenario at a time, every one of them even after a failure (the log shows them all); aws's log is printed when
+# it ends, and any failing fails the target.
 molecule: venv ## one Molecule scenario (SCENARIO=name), or all of them
 	@set -e; if [ -n "$(SCENARIO)" ]; then \
 	  for s in $(SCENARIO); do echo "=== molecule test -s $$s"; molecule test -s $$s; done; \
@@ -63,8 +64,8 @@ molecule: venv ## one Molecule scenario (SCENARIO=name), or all of them
 	   echo "=== molecule test -s aws: rc=$$(cat build/molecule-aws.rc) in $$(( $$(date +%s) - t0 )) s" \
 	     >> build/molecule-aws.log) & \
 	  rc=0; for s in $(filter-out aws,$(SCENARIOS)); do echo "=== molecule test -s $$s"; t0=$$(date +%s); \
-	    molecule test -s $$s || rc=$$?; echo "=== molecule test -s $$s: rc=$$rc in $$(( $$(date +%s) - t0 )) s"; \
-	    [ "$$rc" = 0 ] || break; done; \
+	    src=0; molecule test -s $$s || src=$$?; [ "$$src" = 0 ] || rc=$$src; \
+	    echo "=== molecule test -s $$s: rc=$$src in $$(( $$(date +%s) - t0 )) s"; done; \
 	  wait; echo "=== molecule test -s aws"; tail -n 60 build/molecule-aws.log; \
 	  aws_rc=$$(cat build/molecule-aws.rc); [ "$$rc" = 0 ] && [ "$$aws_rc" = 0 ]; \
 	fi

@@ -14,7 +14,7 @@ export HA_AIRFLOW_PYTHON37 ?= /root/.pyenv/versions/3.7.16
 SCENARIO ?=
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help setup venv host lint sanity unit integration preflight molecule test lab lab-down bench docs build clean
+.PHONY: help setup venv host lint sanity unit integration preflight molecule wheelhouse test lab lab-down bench docs build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -46,7 +46,7 @@ sanity: venv ## ansible-test sanity on a copy laid out as ansible_collections/ha
 unit: venv ## pytest unit tests, no network
 	@pytest -q tests/unit
 
-integration: venv ## real Airflow in a Python 3.7 venv against a real PostgreSQL 15
+integration: venv wheelhouse ## real Airflow in a Python 3.7 venv against a real PostgreSQL 15
 	@tests/integration/run.sh
 
 preflight: venv ## bad input fails before anything changes: the roles' preflight (one machine), the AWS twin's
@@ -55,7 +55,13 @@ preflight: venv ## bad input fails before anything changes: the roles' preflight
 # Without SCENARIO: `aws` (moto only, mostly waiting on the API) runs beside the others, which boot machines one
 # scenario at a time, every one of them even after a failure (the log shows them all); aws's log is printed when
 # it ends, and any failing fails the target.
-molecule: venv ## one Molecule scenario (SCENARIO=name), or all of them
+# The wheels of each Airflow's shipped constraints (.cache/wheelhouse), built once: the test hosts of ha, ha3 and
+# smoke bind them read-only and pip installs offline, as from a mirror in China; integration installs from them too.
+wheelhouse: venv ## build (once) the wheelhouses of Airflow 2.0.2 (Python 3.7) and 3.3.2 (Python 3.11)
+	@tools/wheelhouse.sh 2.0.2 >/dev/null
+	@tools/wheelhouse.sh 3.3.2 $${HA_AIRFLOW_PYTHON311:-/root/.pyenv/versions/3.11.7}/bin/python3.11 >/dev/null
+
+molecule: venv wheelhouse ## one Molecule scenario (SCENARIO=name), or all of them
 	@set -e; if [ -n "$(SCENARIO)" ]; then \
 	  for s in $(SCENARIO); do echo "=== molecule test -s $$s"; molecule test -s $$s; done; \
 	else \

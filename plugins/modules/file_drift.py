@@ -57,8 +57,11 @@ attributes:
     description: Reads only; the same answer in check mode.
   diff_mode:
     support: none
+    description: It changes nothing, so there is no diff.
   platform:
+    support: full
     platforms: posix
+    description: Linux and other POSIX systems (users and groups by name through C(pwd) and C(grp)).
 notes:
   - The answer is as of the module's run. A task that changes one of the paths between this read and its own write is
     not seen; read right before the tasks that use the answer.

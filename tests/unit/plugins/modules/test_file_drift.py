@@ -104,4 +104,3 @@ def test_a_path_given_twice_is_refused(capsys):
     result = run(capsys, [{"path": "/etc/airflow.cfg"}, {"path": "/etc/airflow.cfg", "mode": "0640"}])
     assert result["failed"] is True
     assert "given twice" in result["msg"]
-

@@ -93,6 +93,7 @@ CASES = [
     ("archive-prefix-shared", {"python_install_prefix": "/usr/local"}, "give an absolute folder of its own"),
     # airflow
     ("airflow-version-unknown", {"airflow_version": "2.0"}, "airflow_version '2.0' is not supported"),
+    ("venv-inside-airflow-home", {"airflow_venv": "/var/lib/airflow/venv"}, "which the airflow user owns"),
     ("executor-unknown", {"airflow_executor": "KubernetesExecutor"}, "airflow_executor must be one of"),
     ("broker-missing-for-celery", {"airflow_redis_host": ""}, "The Celery broker URL is empty"),
     ("broker-wrong-scheme", {"airflow_broker_url": "http://redis.example.internal:6379/0"},

@@ -842,8 +842,11 @@ def main():
               "Airflow %s on Python %s (the archive of tools/python-archive/build), Debian 12 test-bed hosts. "
               "Steps: %s; package sources: %s." % (AIRFLOW_VERSION, PYTHON_VERSION, ", ".join(
                   step for step in STEPS if step in steps), ", ".join(modes))]
-    busy = sampler.others and statistics.mean(sampler.others) > 0.5
-    if busy or load_start[0] > 3:
+    # Busy means other work took CPU while the bench ran (sampled). The load average at the start is a moving average
+    # over the last minute: after other work ends it stays high for a while on an idle machine, so it decides only
+    # when nothing was sampled.
+    busy = statistics.mean(sampler.others) > 0.5 if sampler.others else load_start[0] > 3
+    if busy:
         header.append("**The machine was busy with other work during this run: the figures are slower than on a "
                       "quiet machine, and noisier.**")
     text = report.render(header)

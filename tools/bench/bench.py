@@ -106,7 +106,7 @@ def phase_of(task):
         return "packages"
     if "roles/shared_storage/" in path:
         return "packages" if task["action"] in PACKAGE_ACTIONS else "configure"
-    for name, phase in (("install", "install"), ("secrets", "configure"), ("configure", "configure"),
+    for name, phase in (("install", "install"), ("look", "install"), ("secrets", "configure"), ("configure", "configure"),
                         ("database", "database"), ("services", "services"), ("health", "services")):
         if "roles/airflow/tasks/%s.yml" % name in path:
             return phase

@@ -5,6 +5,8 @@
                                                host, no detach, no password; the drift is still there
   drift.py record STATE_DIR                    (re)start recording from empty
   drift.py password STATE_DIR NEW_PASSWORD     stop recording; a ModifyDBInstance carried NEW_PASSWORD
+  drift.py al2 REGION CLUSTER                  replace the cluster's last host by one of the same name on an
+                                               Amazon Linux 2 image; prints its name, id and image
 
 The drift, as AWS and a user make it on a real account:
 - RDS applied an automatic minor version upgrade (the newest minor of the major) and storage autoscaling grew the
@@ -114,6 +116,38 @@ def password(state_dir, new_password):
     return 0
 
 
+def name_of(instance):
+    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}.get("Name", "")
+
+
+def al2(region, cluster):
+    """A host that an earlier version of the collection launched on Amazon Linux 2 (before the default image became
+    Amazon Linux 2023): the cluster's last host, by name, is terminated and launched again under the same name, tags,
+    subnet, security groups, instance profile, metadata options and root volume, on the newest amzn2 image moto
+    offers. provision.yml never replaces a running host for its image: it must keep this host and name it."""
+    ec2 = boto3.client("ec2", region_name=region)
+    image = sorted(ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["amzn2-ami-hvm-*-x86_64-gp2"]}])[
+        "Images"], key=lambda i: i["Name"])[-1]
+    hosts = [i for r in ec2.describe_instances(Filters=[
+        {"Name": "tag:ha_airflow_cluster", "Values": [cluster]},
+        {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"] for i in r["Instances"]]
+    old = sorted(hosts, key=name_of)[-1]
+    root = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [old["InstanceId"]]}])["Volumes"]
+    ec2.terminate_instances(InstanceIds=[old["InstanceId"]])
+    new = ec2.run_instances(
+        ImageId=image["ImageId"], MinCount=1, MaxCount=1, InstanceType=old["InstanceType"], SubnetId=old["SubnetId"],
+        SecurityGroupIds=[g["GroupId"] for g in old["SecurityGroups"]],
+        IamInstanceProfile={"Arn": old["IamInstanceProfile"]["Arn"]},
+        MetadataOptions={"HttpEndpoint": "enabled", "HttpTokens": "required", "HttpPutResponseHopLimit": 2},
+        BlockDeviceMappings=[{"DeviceName": image["RootDeviceName"], "Ebs": {
+            "VolumeSize": root[0]["Size"] if root else 30, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True}}],
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [t for t in old["Tags"] if not t["Key"].startswith("aws:")]}],
+    )["Instances"][0]
+    print(json.dumps({"host": name_of(old), "instance": new["InstanceId"], "image": image["ImageId"], "image_name": image["Name"],
+                      "others": sorted(name_of(i) for i in hosts if i is not old)}))
+    return 0
+
+
 def main():
     command, state_dir = sys.argv[1], sys.argv[2]
     if command == "apply":
@@ -126,6 +160,8 @@ def main():
         return 0
     if command == "password":
         return password(state_dir, sys.argv[3])
+    if command == "al2":
+        return al2(*sys.argv[2:4])
     sys.exit(__doc__)
 
 

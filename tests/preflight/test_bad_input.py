@@ -56,7 +56,7 @@ VAULT_MAP = {
 with open(os.path.join(REPO, "inventories", "cn-north-1", "group_vars", "all", "vault.yml")) as _fh:
     EXAMPLE_VAULT = yaml.safe_load(_fh)
 
-# (case id, bad values, text the failure message must contain)
+# (case id, bad values, text the failure message must contain, or a tuple of texts it must all contain)
 CASES = [
     # shared_storage
     ("mount-point-empty", {"shared_storage_mount_point": ""}, "shared_storage_mount_point is ''"),
@@ -127,6 +127,11 @@ CASES = [
     ("uid-not-a-number", {"airflow_uid": "airflow"}, "airflow_uid"),
     ("constraints-file-missing", {"airflow_constraints_file": "/nonexistent/constraints.txt"},
      "No constraints file for apache-airflow"),
+    # A role's preflight reports every problem of its settings at once, not only the first.
+    ("three-problems-at-once", {"airflow_celery_visibility_timeout": 0, "airflow_webserver_port": 70000,
+                                "airflow_aws_region": "China North"},
+     ("airflow_celery_visibility_timeout is 0", "airflow_webserver_port must be 1-65535",
+      "airflow_aws_region is 'China North'")),
 ] + [
     # Every CHANGE-ME value of the example vault files, as group_vars/all/main.yml maps it: the message names the
     # variable (and never prints the value).
@@ -232,7 +237,8 @@ def test_bad_input_fails_in_preflight(results, case):
     assert failures, proc.stderr[-2000:]
     play, task, msg = failures[0]
     assert play == PREFLIGHT_PLAY, "failed outside the preflight play: %s / %s: %s" % (play, task, msg)
-    assert hint in msg, "message does not say what to fix (%r expected): %s" % (hint, msg)
+    for part in hint if isinstance(hint, tuple) else (hint,):
+        assert part in msg, "message does not say what to fix (%r expected): %s" % (part, msg)
 
 
 def test_no_case_changed_the_host(bed, results):

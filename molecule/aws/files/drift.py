@@ -120,6 +120,11 @@ def name_of(instance):
     return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}.get("Name", "")
 
 
+def name_order(instance):
+    """airflow-airflow-2 before airflow-airflow-10."""
+    return [int(part) if part.isdigit() else part for part in name_of(instance).split("-")]
+
+
 def al2(region, cluster):
     """A host that an earlier version of the collection launched on Amazon Linux 2 (before the default image became
     Amazon Linux 2023): the cluster's last host, by name, is terminated and launched again under the same name, tags,
@@ -131,7 +136,7 @@ def al2(region, cluster):
     hosts = [i for r in ec2.describe_instances(Filters=[
         {"Name": "tag:ha_airflow_cluster", "Values": [cluster]},
         {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"] for i in r["Instances"]]
-    old = sorted(hosts, key=name_of)[-1]
+    old = sorted(hosts, key=name_order)[-1]
     root = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [old["InstanceId"]]}])["Volumes"]
     ec2.terminate_instances(InstanceIds=[old["InstanceId"]])
     new = ec2.run_instances(

@@ -311,10 +311,12 @@ def bring_up(name):
     if subprocess.run([TWIN, "up", name], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=False).returncode != 0:
         raise BenchError("twin up %s failed (its reason is above)" % name)
     twin_env = run([TWIN, "env", name]).stdout
+    # One `export A=1 B=2 ...` line: every assignment on it (the credentials file and the keys among them).
     for line in twin_env.splitlines():
         if line.startswith("export "):
-            key, value = line[len("export "):].split("=", 1) if "=" in line else (line[len("export "):], "")
-            ENV[key] = shlex.split(value)[0] if value else ""
+            for word in shlex.split(line[len("export "):]):
+                key, _sep, value = word.partition("=")
+                ENV[key] = value
     proc = subprocess.run(["ansible-playbook", "-i", os.path.join(STATE_ROOT, name, "inventory"), "site.yml"],
                           cwd=ROOT, env=ENV, stdout=sys.stderr, stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:

@@ -438,3 +438,75 @@ def test_elasticache_module_turns_tls_on_the_way_aws_allows(capsys):
     assert rotated["changed"] is True and rotated["replication_group"]["auth_token_enabled"] is True
     minor = _converges(erg, dict(base, auto_minor_version_upgrade=False, transit_encryption=True), capsys)
     assert minor["changes"] == [{"setting": "AutoMinorVersionUpgrade", "before": True, "after": False}]
+
+
+# --- IAM: requests signed with the instance role's (STS) credentials are authorised as AWS does -----------------
+def _role_session(region, statements, trust_service="ec2.amazonaws.com.cn"):
+    iam = boto3.client("iam", region_name=region)
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": trust_service},
+                                                       "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="hosts", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(RoleName="hosts", PolicyName="glue",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    glue_trust = dict(trust, Statement=[dict(trust["Statement"][0], Principal={"Service": "glue.amazonaws.com"})])
+    iam.create_role(RoleName="AWSGlueServiceRole-etl", AssumeRolePolicyDocument=json.dumps(glue_trust))
+    creds = boto3.client("sts", region_name=region).assume_role(RoleArn=role["Arn"], RoleSessionName="i-1")["Credentials"]
+    session = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                            aws_session_token=creds["SessionToken"], region_name=region)
+    return session, partition
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_instance_role_needs_get_job(region):
+    """The amazon provider's GlueJobOperator calls glue:GetJob before every run: a policy without it is refused."""
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    jobs = "arn:%s:glue:%s:123456789012:job/*" % (partition, region)
+    boto3.client("iam", region_name=region)
+    session, _ = _role_session(region, [{"Effect": "Allow", "Action": ["glue:StartJobRun", "glue:GetJobRun"],
+                                         "Resource": jobs}])
+    admin = boto3.client("glue", region_name=region)
+    admin.create_job(Name="nightly", Role="AWSGlueServiceRole-etl", Command={"Name": "glueetl",
+                                                                            "ScriptLocation": "s3://b/k.py"})
+    glue = session.client("glue")
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        glue.get_job(JobName="nightly")
+    code, message = _error(excinfo)
+    assert code == "AccessDeniedException" and "glue:GetJob" in message
+    assert moto_server.IAM_DENIALS[-1][:2] == ("glue:GetJob", jobs.replace("*", "nightly"))
+    assert glue.start_job_run(JobName="nightly")["JobRunId"]  # allowed, on this job's ARN
+    iam = boto3.client("iam", region_name=region)
+    iam.put_role_policy(RoleName="hosts", PolicyName="glue", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "glue:GetJob", "Resource": jobs}]}))
+    assert glue.get_job(JobName="nightly")["Job"]["Name"] == "nightly"  # the change counts at once
+    other = "arn:aws:glue:%s:123456789012:job/*" % region if partition == "aws-cn" else jobs.replace("aws", "aws-cn")
+    iam.put_role_policy(RoleName="hosts", PolicyName="glue", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "glue:GetJob", "Resource": other}]}))
+    with pytest.raises(botocore.exceptions.ClientError):
+        glue.get_job(JobName="nightly")  # a statement of the other partition allows nothing here
+    assert session.client("sts").get_caller_identity()["Arn"].endswith(":assumed-role/hosts/i-1")
+
+
+def test_create_job_needs_pass_role_to_glue():
+    region = "cn-north-1"
+    jobs = "arn:aws-cn:glue:cn-north-1:123456789012:job/*"
+    roles = "arn:aws-cn:iam::123456789012:role/AWSGlueServiceRole*"
+    create = {"Effect": "Allow", "Action": ["glue:CreateJob", "iam:GetRole"], "Resource": [jobs, roles]}
+    pass_ec2 = {"Effect": "Allow", "Action": "iam:PassRole", "Resource": roles,
+                "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}}
+    session, _ = _role_session(region, [create, pass_ec2])
+    glue = session.client("glue")
+    command = {"Name": "glueetl", "ScriptLocation": "s3://b/k.py"}
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        glue.create_job(Name="etl", Role="AWSGlueServiceRole-etl", Command=command)
+    assert "iam:PassRole" in _error(excinfo)[1]
+    assert session.client("iam").get_role(RoleName="AWSGlueServiceRole-etl")["Role"]["RoleName"]
+    boto3.client("iam", region_name=region).put_role_policy(RoleName="hosts", PolicyName="glue", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [create, dict(pass_ec2, Condition={
+            "StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}})]}))
+    assert glue.create_job(Name="etl", Role="AWSGlueServiceRole-etl", Command=command)["Name"] == "etl"
+
+
+def test_static_keys_stay_an_administrators():
+    """The controller's own (static) keys are not evaluated: a user's admin profile."""
+    assert boto3.client("glue", region_name="cn-north-1").get_jobs()["Jobs"] == []

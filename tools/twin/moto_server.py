@@ -767,6 +767,138 @@ def _run_as_dict(self):
 glue_models.FakeJobRun.as_dict = _run_as_dict
 
 
+# --- IAM enforced for the hosts (the instance role's credentials) --------------------------------------------------
+# Rule: AWS authorises every request against the caller's policies (IAM User Guide, "Policy evaluation logic"): an
+# explicit Deny wins, an Allow must match the action, the resource ARN (its partition included) and the conditions,
+# and whatever no Allow matches is AccessDenied. moto checks nothing by default, and its own evaluator (used only
+# after INITIAL_NO_AUTH_ACTION_COUNT) matches every non-S3 resource against "*". The twin evaluates, with
+# iam_policy.py, every request signed with credentials that STS issued (ASIA... keys: the instance role's, which
+# the twin's IMDS hands the hosts), against the role's inline and attached policies; the controller's static keys
+# stay an administrator's, as a user's admin profile would be. Each refusal is logged ("iam: denied ...").
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iam_policy  # noqa: E402  (tools/twin/iam_policy.py, beside this file)
+from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
+from moto.sts.models import sts_backends  # noqa: E402
+from urllib.parse import urlparse  # noqa: E402
+
+from moto.core.exceptions import JsonRESTError  # noqa: E402
+
+IAM_DENIALS = []  # (action, resource, principal, decision) of every refusal, newest last (the twin's log shows them)
+_GLUE_JOB_PARAM = {"CreateJob": "Name"}  # the other job actions name the job JobName
+
+
+def _sts_credentials(account_id, partition, access_key_id):
+    for assumed in sts_backends[account_id][partition].assumed_roles:
+        if assumed.access_key_id == access_key_id:
+            return assumed
+    return None
+
+
+def _role_arn(iam, partition, account_id, name_or_arn):
+    for role in iam.get_roles():
+        if name_or_arn in (role.name, role.arn):
+            return role.arn
+    return name_or_arn if name_or_arn.startswith("arn:") else "arn:%s:iam::%s:role/%s" % (partition, account_id,
+                                                                                           name_or_arn)
+
+
+def _param(response, name):
+    try:
+        value = response._get_param(name)
+    except Exception:  # noqa: BLE001 a body that is not the protocol's shape
+        value = None
+    if value is None and "." in name:  # JobUpdate.Role of UpdateJob (JSON)
+        outer, inner = name.split(".", 1)
+        value = (_param(response, outer) or {}).get(inner) if isinstance(_param(response, outer), dict) else None
+    return value
+
+
+def iam_checks(response, action, resource, partition, region, account_id):
+    """[(action, resource, context)]: what AWS authorises for this request. Rule: the resource ARN per action as the
+    Service Authorization Reference lists it (Glue: job/<name>; IAM: the role's ARN); CreateJob and UpdateJob with
+    a Role also need iam:PassRole on that role, with iam:PassedToService glue.amazonaws.com ("Granting a user
+    permissions to pass a role to an AWS service")."""
+    service, _, name = action.partition(":")
+    iam = iam_backends[account_id][partition]
+    checks = []
+    if service == "glue" and ("Job" in name):
+        job = _param(response, _GLUE_JOB_PARAM.get(name, "JobName"))
+        if job:
+            resource = "arn:%s:glue:%s:%s:job/%s" % (partition, region, account_id, job)
+        role = _param(response, "Role") if name == "CreateJob" else (
+            _param(response, "JobUpdate.Role") if name == "UpdateJob" else None)
+        if role:
+            checks.append(("iam:PassRole", _role_arn(iam, partition, account_id, role),
+                           {"iam:PassedToService": "glue.amazonaws.com"}))
+    elif service == "iam" and name in ("GetRole", "GetRolePolicy", "ListAttachedRolePolicies", "ListRolePolicies"):
+        role = _param(response, "RoleName")
+        if role:
+            resource = _role_arn(iam, partition, account_id, role)
+    return [(action, resource, {})] + checks
+
+
+_moto_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+
+def _access_denied(response, request, principal, action, arn, decision):
+    """The refusal as the service words it: JSON services (X-Amz-Target: Glue, Secrets Manager, Logs) answer
+    AccessDeniedException, query and REST-XML services AccessDenied; the message names the principal, the action
+    and the resource, as AWS's does."""
+    why = ("with an explicit deny in an identity-based policy" if decision == iam_policy.EXPLICIT_DENY
+           else "because no identity-based policy allows the %s action" % action)
+    message = "User: %s is not authorized to perform: %s on resource: %s %s" % (principal, action, arn, why)
+    if response.headers.get("X-Amz-Target"):
+        return JsonRESTError("AccessDeniedException", message)
+    request._action = action  # moto's error names request._action
+    try:
+        request._raise_access_denied()
+    except Exception as exc:  # noqa: BLE001 moto's own AccessDenied of the protocol (XML)
+        return exc
+    return JsonRESTError("AccessDenied", message)
+
+
+def _authorize(self, iam_request_cls, resource="*"):
+    header = self.headers.get("Authorization") or ""
+    match = re.search(r"Credential=([^/]+)/\d+/([^/]+)/", header)
+    account_id = getattr(self, "current_account", None) or "123456789012"
+    if match:
+        region = match.group(2)
+        partition = get_partition(region)
+        assumed = _sts_credentials(account_id, partition, match.group(1))
+        if assumed is not None:
+            path = self.raw_path + (("?" + urlparse(self.uri).query) if urlparse(self.uri).query else "")
+            request = iam_request_cls(account_id=account_id, method=self.method, path=path, data=self.data,
+                                      body=self.raw_body, headers=self.headers, action=self._get_action())
+            request.check_signature()
+            iam = iam_backends[account_id][partition]
+            role_name = assumed.role_arn.split("/")[-1]
+            try:
+                policies = [doc for _n, doc in (iam.get_role_policy(role_name, n)
+                                                for n in iam.list_role_policies(role_name))]
+                attached, _ = iam.list_attached_role_policies(role_name)
+                for policy in attached:
+                    full = iam.get_policy(policy.arn)
+                    policies.append(next(v.document for v in full.versions if v.is_default))
+            except Exception:  # noqa: BLE001 the role is gone: nothing is allowed
+                policies = []
+            if request._action == "sts:GetCallerIdentity":
+                return None  # always allowed (AWS: "No permissions are required to perform this operation")
+            base = {"aws:SecureTransport": str(self.uri.startswith("https")).lower(),
+                    "aws:PrincipalArn": assumed.role_arn, "aws:RequestedRegion": region}
+            for action, arn, context in iam_checks(self, request._action, resource, partition, region, account_id):
+                decision, _sid = iam_policy.evaluate(policies, action, [arn], dict(base, **context))
+                if decision != iam_policy.ALLOW:
+                    IAM_DENIALS.append((action, arn, assumed.arn, decision))
+                    print("twin: iam: denied %s on %s to %s (%s)" % (action, arn, assumed.arn, decision),
+                          file=sys.stderr, flush=True)
+                    raise _access_denied(self, request, assumed.arn, action, arn, decision)
+            return None
+    return _moto_authorize(self, iam_request_cls, resource)
+
+
+ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize
+
+
 if __name__ == "__main__":
     if len(sys.argv) not in (2, 3):
         sys.exit("usage: moto_server.py PORT [HOST]")

@@ -15,6 +15,9 @@ import sys
 import boto3
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools", "twin"))
+import iam_policy  # noqa: E402  the twin's policy evaluation (AWS's rules), beside moto_server.py
+
 FAILURES = []
 
 
@@ -339,7 +342,7 @@ def check_glue_policy(document, part, region, account, bucket):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         for action in actions:
             by_action[action] = statement
-    runs = {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"}
+    runs = {"glue:GetJob", "glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"}
     check(runs <= set(by_action), "Glue policy lacks %s" % sorted(runs - set(by_action)))
     job_arn = "arn:%s:glue:%s:%s:job/*" % (part, region, account)
     for action in runs & set(by_action):
@@ -356,6 +359,13 @@ def check_glue_policy(document, part, region, account, bucket):
               "iam:PassRole not limited to Glue: %s" % passrole.get("Condition"))
         resources = passrole["Resource"] if isinstance(passrole["Resource"], list) else [passrole["Resource"]]
         check(all(r.startswith("arn:%s:iam::%s:role/" % (part, account)) for r in resources), "iam:PassRole on %s" % resources)
+    # What AWS would decide for the calls of the amazon provider's GlueJobOperator on a job the DAG does not define:
+    # get the job, start a run, poll it (and a job of another partition or region is not covered).
+    job = "arn:%s:glue:%s:%s:job/nightly" % (part, region, account)
+    for action in ("glue:GetJob", "glue:StartJobRun", "glue:GetJobRun"):
+        check(iam_policy.evaluate([document], action, [job])[0] == iam_policy.ALLOW, "the hosts may not %s" % action)
+    check(iam_policy.evaluate([document], "glue:CreateJob", [job])[0] != iam_policy.ALLOW,
+          "the hosts may create Glue jobs, which infra_glue_job_management (off) did not ask for")
     if bucket:
         for action, resource in (("s3:GetObject", "arn:%s:s3:::%s/*" % (part, bucket)), ("s3:ListBucket", "arn:%s:s3:::%s" % (part, bucket))):
             statement = by_action.get(action)

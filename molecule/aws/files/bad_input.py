@@ -40,6 +40,24 @@ def plain_redis_cluster():
 
 
 PLAIN_REDIS_CLUSTER = "badtls"
+NO_DNS_VPCS = []
+
+
+def no_dns_vpc():
+    """A VPC of the user's without DNS hostnames (what CreateVpc makes by default), to give as infra_vpc_id."""
+    ec2 = boto3.client("ec2", region_name="cn-north-1")
+    vpc_id = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": False})
+    NO_DNS_VPCS.append(vpc_id)
+    return vpc_id
+
+
+EXISTING_SUBNETS = {
+    "infra_private_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+    "infra_public_subnet_ids": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"],
+}
+CERTIFICATE = {"airflow_version": "3.3.2",
+               "infra_alb_certificate_arn": "arn:aws-cn:acm:cn-north-1:123456789012:certificate/0123abcd"}
 
 CASES = {
     "missing password": ({}, ["infra_rds_password"]),
@@ -72,6 +90,14 @@ CASES = {
         "infra_redis_transit_encryption_mode=required"),
     "TLS straight to required on an existing group without it": (
         {"infra_cluster_name": plain_redis_cluster}, [], "infra_redis_transit_encryption_mode=preferred"),
+    "a VPC of the user's without DNS hostnames": (
+        dict(EXISTING_SUBNETS, infra_vpc_id=no_dns_vpc), [], "DNS hostnames off"),
+    "a VPC id that is no VPC of the region": (
+        dict(EXISTING_SUBNETS, infra_vpc_id="vpc-0123456789abcdef0"), [], "is not a VPC of cn-north-1"),
+    "Airflow 3 over HTTPS without a name of the user's": (CERTIFICATE, [], "airflow_webserver_base_url"),
+    "Airflow 3 over HTTPS on the ALB's own name": (
+        dict(CERTIFICATE, airflow_webserver_base_url="https://internal-x-1.cn-north-1.elb.amazonaws.com.cn"), [],
+        "airflow_webserver_base_url"),
     "an Amazon Linux 2 AMI": ({"infra_ami_id": amazon_linux_2_image}, [], "Amazon Linux 2"),
     "no Airflow hosts": ({"infra_instance_count": 0}, [], "infra_instance_count"),
     "an instance group with an unknown component": (
@@ -136,6 +162,8 @@ def main():
     # the group plain_redis_cluster() made stands for one that existed before: it goes, so nothing else is left
     boto3.client("elasticache", region_name="cn-north-1").delete_replication_group(
         ReplicationGroupId="%s-redis" % PLAIN_REDIS_CLUSTER)
+    for vpc_id in NO_DNS_VPCS:
+        boto3.client("ec2", region_name="cn-north-1").delete_vpc(VpcId=vpc_id)
     if os.path.exists(os.path.join(outputs, "badinput.yml")):
         print("FAIL an outputs file was written")
         return 1

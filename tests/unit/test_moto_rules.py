@@ -443,9 +443,8 @@ def test_elasticache_module_turns_tls_on_the_way_aws_allows(capsys):
 # --- IAM: requests signed with the instance role's (STS) credentials are authorised as AWS does -----------------
 def _role_session(region, statements, trust_service="ec2.amazonaws.com.cn"):
     iam = boto3.client("iam", region_name=region)
-    partition = "aws-cn" if region.startswith("cn-") else "aws"
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": trust_service},
-                                                       "Action": "sts:AssumeRole"}]}
+    statement = {"Effect": "Allow", "Principal": {"Service": trust_service}, "Action": "sts:AssumeRole"}
+    trust = {"Version": "2012-10-17", "Statement": [statement]}
     role = iam.create_role(RoleName="hosts", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
     iam.put_role_policy(RoleName="hosts", PolicyName="glue",
                         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
@@ -454,7 +453,7 @@ def _role_session(region, statements, trust_service="ec2.amazonaws.com.cn"):
     creds = boto3.client("sts", region_name=region).assume_role(RoleArn=role["Arn"], RoleSessionName="i-1")["Credentials"]
     session = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
                             aws_session_token=creds["SessionToken"], region_name=region)
-    return session, partition
+    return session
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -463,11 +462,11 @@ def test_instance_role_needs_get_job(region):
     partition = "aws-cn" if region.startswith("cn-") else "aws"
     jobs = "arn:%s:glue:%s:123456789012:job/*" % (partition, region)
     boto3.client("iam", region_name=region)
-    session, _ = _role_session(region, [{"Effect": "Allow", "Action": ["glue:StartJobRun", "glue:GetJobRun"],
+    session = _role_session(region, [{"Effect": "Allow", "Action": ["glue:StartJobRun", "glue:GetJobRun"],
                                          "Resource": jobs}])
     admin = boto3.client("glue", region_name=region)
-    admin.create_job(Name="nightly", Role="AWSGlueServiceRole-etl", Command={"Name": "glueetl",
-                                                                            "ScriptLocation": "s3://b/k.py"})
+    command = {"Name": "glueetl", "ScriptLocation": "s3://b/k.py"}
+    admin.create_job(Name="nightly", Role="AWSGlueServiceRole-etl", Command=command)
     glue = session.client("glue")
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         glue.get_job(JobName="nightly")
@@ -494,7 +493,7 @@ def test_create_job_needs_pass_role_to_glue():
     create = {"Effect": "Allow", "Action": ["glue:CreateJob", "iam:GetRole"], "Resource": [jobs, roles]}
     pass_ec2 = {"Effect": "Allow", "Action": "iam:PassRole", "Resource": roles,
                 "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}}
-    session, _ = _role_session(region, [create, pass_ec2])
+    session = _role_session(region, [create, pass_ec2])
     glue = session.client("glue")
     command = {"Name": "glueetl", "ScriptLocation": "s3://b/k.py"}
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:

@@ -99,7 +99,7 @@ def test_hop_limit_is_the_token_responses_ttl(served, monkeypatch):
         served["inst"] = _instance(hop_limit=limit)
         seen.clear()
         assert _token(served)[0] == 200
-        for _ in range(100):  # the handler records after its answer went out
+        for _attempt in range(100):  # the handler records after its answer went out
             if seen:
                 break
             time.sleep(0.01)

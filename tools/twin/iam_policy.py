@@ -67,7 +67,7 @@ def _compare(operator, expected, actual):
 def _condition_matches(condition, context):
     ctx = {k.lower(): v for k, v in (context or {}).items()}
     for raw_operator, keys in (condition or {}).items():
-        qualifier, _, operator = raw_operator.rpartition(":")
+        qualifier, operator = (raw_operator.split(":", 1) if ":" in raw_operator else ("", raw_operator))
         if_exists = operator.endswith("IfExists")
         operator = operator[:-len("IfExists")] if if_exists else operator
         for key, expected in keys.items():
@@ -135,8 +135,8 @@ def evaluate(policies, action, resources, context=None):
                 return EXPLICIT_DENY, s.get("Sid", "")
     allowed_by = ""
     for resource in resources:
-        match = [s for s in statements if s.get("Effect") == "Allow" and _statement_matches(s, action, resource,
-                                                                                              context)]
+        match = [s for s in statements
+                 if s.get("Effect") == "Allow" and _statement_matches(s, action, resource, context)]
         if not match:
             return IMPLICIT_DENY, ""
         allowed_by = allowed_by or match[0].get("Sid", "")

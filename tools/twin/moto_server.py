@@ -798,8 +798,9 @@ def _role_arn(iam, partition, account_id, name_or_arn):
     for role in iam.get_roles():
         if name_or_arn in (role.name, role.arn):
             return role.arn
-    return name_or_arn if name_or_arn.startswith("arn:") else "arn:%s:iam::%s:role/%s" % (partition, account_id,
-                                                                                           name_or_arn)
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return "arn:%s:iam::%s:role/%s" % (partition, account_id, name_or_arn)
 
 
 def _param(response, name):
@@ -818,7 +819,7 @@ def iam_checks(response, action, resource, partition, region, account_id):
     Service Authorization Reference lists it (Glue: job/<name>; IAM: the role's ARN); CreateJob and UpdateJob with
     a Role also need iam:PassRole on that role, with iam:PassedToService glue.amazonaws.com ("Granting a user
     permissions to pass a role to an AWS service")."""
-    service, _, name = action.partition(":")
+    service, name = action.split(":", 1) if ":" in action else (action, "")
     iam = iam_backends[account_id][partition]
     checks = []
     if service == "glue" and ("Job" in name):
@@ -875,7 +876,7 @@ def _authorize(self, iam_request_cls, resource="*"):
             try:
                 policies = [doc for _n, doc in (iam.get_role_policy(role_name, n)
                                                 for n in iam.list_role_policies(role_name))]
-                attached, _ = iam.list_attached_role_policies(role_name)
+                attached = iam.list_attached_role_policies(role_name)[0]
                 for policy in attached:
                     full = iam.get_policy(policy.arn)
                     policies.append(next(v.document for v in full.versions if v.is_default))

@@ -3,12 +3,9 @@
 """The health of the Airflow components on this host, in one pass (roles/airflow/tasks/health.yml runs it).
 
 Run by the Python of Airflow's virtualenv (it has psycopg2; Python 3.6 or later, standard library otherwise), as
-root, with the request as JSON on standard input: {"units": ["airflow-webserver", ...], "url":
-"http://127.0.0.1:8080/health" or "", "keys": ["metadatabase", "scheduler"], "heartbeat": true, "db": {libpq
-connection keywords: host, port, dbname, user, password, sslmode, sslrootcert, connect_timeout}, "timeout": 180,
-"steady": 30}. The password travels only there: never in an argument or the environment, which other users of the
-host can read while it runs (/proc/<pid>/cmdline) or Ansible would show (-vvv). Read-only. Waits, up to "timeout"
-seconds each, for:
+root, with one argument: JSON {"units": ["airflow-webserver", ...], "url": "http://127.0.0.1:8080/health" or "",
+"keys": ["metadatabase", "scheduler"], "heartbeat": true, "timeout": 180, "steady": 30}. The metadata database is
+reached through libpq's PG* environment variables. Read-only. Waits, up to "timeout" seconds each, for:
 
 1. every unit active;
 2. the health endpoint (when "url") reporting every one of "keys" healthy;
@@ -69,11 +66,11 @@ def ask_health(url, keys):
     return answer, unhealthy, ""
 
 
-def count_heartbeats(fqdn, db):
+def count_heartbeats(fqdn):
     """(running SchedulerJobs of this host that heartbeat in the last 30 s, error)."""
     try:
         import psycopg2  # pylint: disable=import-outside-toplevel
-        conn = psycopg2.connect(**db)
+        conn = psycopg2.connect("")
         try:
             with conn.cursor() as cur:
                 cur.execute(HEARTBEAT, (fqdn,))
@@ -96,7 +93,7 @@ def wait(check, seconds):
 
 
 def main():
-    request = json.loads(sys.stdin.read())
+    request = json.loads(sys.argv[1])
     units, timeout, steady = request["units"], float(request["timeout"]), float(request.get("steady", 30))
     start = time.monotonic()
     problems = []
@@ -131,7 +128,7 @@ def main():
         result["fqdn"] = fqdn
 
         def heartbeating():
-            count, error = count_heartbeats(fqdn, request.get("db") or {})
+            count, error = count_heartbeats(fqdn)
             return count > 0, count, error
         ok, count, error = wait(heartbeating, timeout)
         result["heartbeats"] = count

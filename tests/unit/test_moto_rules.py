@@ -462,8 +462,8 @@ def test_instance_role_needs_get_job(region):
     partition = "aws-cn" if region.startswith("cn-") else "aws"
     jobs = "arn:%s:glue:%s:123456789012:job/*" % (partition, region)
     boto3.client("iam", region_name=region)
-    session = _role_session(region, [{"Effect": "Allow", "Action": ["glue:StartJobRun", "glue:GetJobRun"],
-                                         "Resource": jobs}])
+    runs_only = {"Effect": "Allow", "Action": ["glue:StartJobRun", "glue:GetJobRun"], "Resource": jobs}
+    session = _role_session(region, [runs_only])
     admin = boto3.client("glue", region_name=region)
     command = {"Name": "glueetl", "ScriptLocation": "s3://b/k.py"}
     admin.create_job(Name="nightly", Role="AWSGlueServiceRole-etl", Command=command)
